@@ -1,0 +1,114 @@
+/**
+ * Delivers one notification (one recipient × one channel) identified by its dedupe key.
+ *
+ * Exactly-once as far as people can see: the notification log row is the record of truth. A
+ * delivery already marked sent is never repeated; a retry after a crash between the provider call
+ * and the log update is absorbed by the provider's idempotency key (Resend, dev outbox, in-app
+ * table). Errors are classified here so that Temporal's retry policy does the rest.
+ */
+import { ApplicationFailure, Context } from '@temporalio/activity';
+import type { PrismaClient } from '../shared/db.ts';
+import { DeliveryError, type EmailSender, type PushSender } from '../providers/types.ts';
+
+export type DeliveryResult =
+  | { status: 'sent'; providerMessageId: string }
+  | { status: 'already_sent' }
+  | { status: 'skipped'; reason: string };
+
+export const PERMANENT_DELIVERY_ERROR = 'PermanentDeliveryError';
+export const TRANSIENT_DELIVERY_ERROR = 'TransientDeliveryError';
+
+function toFailure(err: unknown): Error {
+  if (err instanceof DeliveryError) {
+    return err.permanent
+      ? ApplicationFailure.create({ message: err.message, type: PERMANENT_DELIVERY_ERROR, nonRetryable: true, details: [err.code] })
+      : ApplicationFailure.create({
+          message: err.message,
+          type: TRANSIENT_DELIVERY_ERROR,
+          details: [err.code],
+          // Honour the provider's Retry-After instead of our own backoff when it gave one.
+          ...(err.retryAfterMs !== undefined ? { nextRetryDelay: err.retryAfterMs } : {}),
+        });
+  }
+  return err as Error;
+}
+
+export function createDeliveryActivities(deps: { prisma: PrismaClient; push: PushSender; email: EmailSender }) {
+  const { prisma, push, email } = deps;
+
+  async function sendPush(recipientId: string, title: string, body: string, dedupeKey: string): Promise<DeliveryResult> {
+    const tokens = await prisma.pushToken.findMany({ where: { memberId: recipientId, active: true } });
+    if (tokens.length === 0) return { status: 'skipped', reason: 'no_active_push_token' };
+    const results = await push.send(
+      tokens.map((t) => t.token),
+      { title, body, data: { kind: 'dose_reminder' } },
+      dedupeKey,
+    );
+    const gone = results.filter((r) => !r.ok && r.unregistered).map((r) => r.token);
+    if (gone.length > 0) {
+      await prisma.pushToken.updateMany({ where: { token: { in: gone } }, data: { active: false, deactivatedAt: new Date() } });
+    }
+    const sent = results.filter((r) => r.ok);
+    // One device reached is a delivered reminder: retrying would repeat it on that device.
+    if (sent.length > 0) return { status: 'sent', providerMessageId: sent.map((r) => r.messageId).join(',') };
+    const retryable = results.find((r) => !r.ok && !r.unregistered && !r.error.permanent);
+    if (retryable && !retryable.ok && !retryable.unregistered) throw retryable.error;
+    const first = results.find((r) => !r.ok);
+    const reason = first && !first.ok ? (first.unregistered ? first.error : first.error.message) : 'no result';
+    throw new DeliveryError(`Push failed on every device: ${reason}`, true, gone.length === results.length ? 'unregistered' : 'rejected');
+  }
+
+  return {
+    async deliverNotification({ dedupeKey }: { dedupeKey: string }): Promise<DeliveryResult> {
+      const log = await prisma.notificationLog.findUnique({ where: { dedupeKey }, include: { recipient: true } });
+      if (!log) throw ApplicationFailure.nonRetryable(`No notification with key ${dedupeKey}`, PERMANENT_DELIVERY_ERROR);
+      if (log.status === 'sent') return { status: 'already_sent' };
+      if (log.status === 'skipped') return { status: 'skipped', reason: log.error ?? 'skipped' };
+
+      // A reminder for a medication deleted or paused since it was planned is a ghost: drop it.
+      if (log.medicationId) {
+        const medication = await prisma.medication.findUnique({ where: { id: log.medicationId }, select: { status: true } });
+        if (!medication || medication.status !== 'active') {
+          await prisma.notificationLog.update({ where: { id: log.id }, data: { status: 'skipped', error: 'medication_inactive' } });
+          return { status: 'skipped', reason: 'medication_inactive' };
+        }
+      }
+
+      await prisma.notificationLog.update({ where: { id: log.id }, data: { attempts: Context.current().info.attempt } });
+
+      let result: DeliveryResult;
+      try {
+        if (log.channel === 'push') {
+          result = await sendPush(log.recipientId, log.title, log.body, dedupeKey);
+        } else if (log.channel === 'email') {
+          if (!log.recipient.email) {
+            result = { status: 'skipped', reason: 'no_email_address' };
+          } else {
+            const { messageId } = await email.send({ to: log.recipient.email, subject: log.title, text: log.body }, dedupeKey);
+            result = { status: 'sent', providerMessageId: messageId };
+          }
+        } else {
+          const row = await prisma.inAppNotification.upsert({
+            where: { dedupeKey },
+            create: { dedupeKey, recipientId: log.recipientId, title: log.title, body: log.body },
+            update: {},
+          });
+          result = { status: 'sent', providerMessageId: `in-app-${row.id}` };
+        }
+      } catch (err) {
+        await prisma.notificationLog.update({ where: { id: log.id }, data: { error: (err as Error).message } });
+        throw toFailure(err);
+      }
+
+      const provider = log.channel === 'push' ? push.name : log.channel === 'email' ? email.name : 'in-app';
+      await prisma.notificationLog.update({
+        where: { id: log.id },
+        data:
+          result.status === 'sent'
+            ? { status: 'sent', provider, providerMessageId: result.providerMessageId, sentAt: new Date(), error: null }
+            : { status: 'skipped', error: result.status === 'skipped' ? result.reason : null },
+      });
+      return result;
+    },
+  };
+}

@@ -1,0 +1,42 @@
+/**
+ * The HTTP API. It validates, writes to the database and talks to Temporal; the work itself
+ * happens in workers.
+ */
+import { Hono } from 'hono';
+import { bodyLimit } from 'hono/body-limit';
+import type { ApiDeps } from './deps.ts';
+import { ProblemError, problemResponse } from './problem.ts';
+import { careCircleRoutes } from './routes/care-circles.ts';
+import { devOutboxRoutes } from './routes/dev-outbox.ts';
+import { healthRoutes } from './routes/health.ts';
+import { medicationRoutes } from './routes/medications.ts';
+import { notificationRoutes } from './routes/notifications.ts';
+
+export const MAX_BODY_BYTES = 64 * 1024;
+
+export function createApp(deps: ApiDeps, onError: (err: unknown) => void = () => {}): Hono {
+  const app = new Hono();
+
+  app.use(
+    '/v1/*',
+    bodyLimit({
+      maxSize: MAX_BODY_BYTES,
+      onError: (c) =>
+        problemResponse(c, new ProblemError(413, 'payload-too-large', 'Payload too large', `Bodies are limited to ${MAX_BODY_BYTES} bytes`)),
+    }),
+  );
+
+  app.route('/health', healthRoutes(deps));
+  app.route('/v1/care-circles', careCircleRoutes(deps));
+  app.route('/v1/medications', medicationRoutes(deps));
+  app.route('/v1/notifications', notificationRoutes(deps));
+  if (deps.devOutbox) app.route('/v1/dev/outbox', devOutboxRoutes(deps));
+
+  app.notFound((c) => problemResponse(c, new ProblemError(404, 'not-found', 'Not found', `No route for ${c.req.method} ${c.req.path}`)));
+  app.onError((err, c) => {
+    if (err instanceof ProblemError) return problemResponse(c, err);
+    onError(err);
+    return problemResponse(c, new ProblemError(500, 'internal', 'Internal error', 'Something went wrong on our side'));
+  });
+  return app;
+}

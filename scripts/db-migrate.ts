@@ -1,0 +1,70 @@
+/**
+ * Prisma migrations without the Prisma CLI (which needs a native engine download; see
+ * shared/migrations.ts):
+ *
+ *   tsx scripts/db-migrate.ts deploy          apply pending prisma/migrations (npm run db:migrate)
+ *   tsx scripts/db-migrate.ts create <name>   write a migration for schema.prisma changes
+ *                                             (npm run db:migrate:create -- <name>)
+ *
+ * DATABASE_URL picks the database (default: the local PostgreSQL). `create` never changes that
+ * database: it replays the migrations into a temporary shadow database on the same server, or into
+ * SHADOW_DATABASE_URL if set (an empty throw-away database, e.g. a fresh in-memory PGlite server).
+ * Exit codes: 0 done (also when there was nothing to do), 1 failed, 2 bad usage.
+ */
+import { performance } from 'node:perf_hooks';
+import { migrateCreate, migrateDeploy } from '../shared/migrations.ts';
+
+const DEFAULT_DATABASE_URL = 'postgresql://postgres@127.0.0.1:5432/postgres';
+const USAGE = 'usage: tsx scripts/db-migrate.ts deploy | create <name>';
+
+function redact(url: string): string {
+  try {
+    const u = new URL(url);
+    if (u.password) u.password = '***';
+    return u.toString();
+  } catch {
+    return url;
+  }
+}
+
+async function main(argv: string[]): Promise<number> {
+  const [command, ...rest] = argv;
+  const databaseUrl = process.env.DATABASE_URL?.trim() || DEFAULT_DATABASE_URL;
+  const log = (msg: string) => console.log(msg);
+  const started = performance.now();
+  const took = () => `${Math.round(performance.now() - started)} ms`;
+
+  switch (command) {
+    case 'deploy': {
+      if (rest.length > 0) break;
+      const { applied } = await migrateDeploy(databaseUrl, { log });
+      console.log(
+        applied.length === 0
+          ? `Database ${redact(databaseUrl)} is up to date: no pending migrations (${took()}).`
+          : `Applied ${applied.length} migration(s) to ${redact(databaseUrl)} (${took()}).`,
+      );
+      return 0;
+    }
+    case 'create': {
+      const name = rest.join('_');
+      if (!name) break;
+      const shadowDatabaseUrl = process.env.SHADOW_DATABASE_URL?.trim() || undefined;
+      const { path } = await migrateCreate(databaseUrl, name, { log, ...(shadowDatabaseUrl && { shadowDatabaseUrl }) });
+      if (path) console.log(`Review it, then apply it with npm run db:migrate (${took()}).`);
+      return 0;
+    }
+  }
+  console.error(USAGE);
+  return 2;
+}
+
+try {
+  process.exitCode = await main(process.argv.slice(2));
+} catch (err) {
+  const e = err as Error & { code?: string };
+  console.error(`\ndb-migrate failed${e.code ? ` (${e.code})` : ''}: ${e.message ?? String(err)}`);
+  if (e.code === 'P3009') {
+    console.error('Fix the failed migration in the database, then mark it rolled back (see the link above).');
+  }
+  process.exitCode = 1;
+}

@@ -1,0 +1,16 @@
+/**
+ * The custom search attributes operators filter on in the Temporal Web UI, e.g.
+ * `CareCircleId = "…" AND ExecutionStatus = "Running"`. The dev server registers them at start.
+ */
+import { defineSearchAttributeKey, SearchAttributeType } from '@temporalio/common';
+
+export const CareCircleId = defineSearchAttributeKey('CareCircleId', SearchAttributeType.KEYWORD);
+export const PatientId = defineSearchAttributeKey('PatientId', SearchAttributeType.KEYWORD);
+export const NextDoseAt = defineSearchAttributeKey('NextDoseAt', SearchAttributeType.DATETIME);
+
+/** Name → type, in the form `temporal server start-dev --search-attribute` takes. */
+export const searchAttributeDefinitions = {
+  CareCircleId: 'Keyword',
+  PatientId: 'Keyword',
+  NextDoseAt: 'Datetime',
+} as const;

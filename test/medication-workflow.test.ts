@@ -1,0 +1,154 @@
+/**
+ * The medication workflow on Temporal's time-skipping test server: days pass in milliseconds, so
+ * these tests check real timer behaviour without sleeping. Activities are stand-ins that record
+ * when the workflow asked for them; the real activities have their own tests.
+ */
+import { Context } from '@temporalio/activity';
+import { WorkflowFailedError } from '@temporalio/client';
+import { ApplicationFailure } from '@temporalio/common';
+import type { TestWorkflowEnvironment } from '@temporalio/testing';
+import { bundleWorkflowCode, Worker, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
+import { DateTime } from 'luxon';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Activities, DosePlan } from '../activities/index.ts';
+import type { MedicationSchedule } from '../shared/schedule.ts';
+import { medicationReminderWorkflow, medicationStatusQuery } from '../workflows/index.ts';
+import { workflowsPath } from '../workers/medication-worker.ts';
+import { createTimeSkippingEnv } from './helpers/temporal-env.ts';
+
+let env: TestWorkflowEnvironment;
+let bundle: WorkflowBundleWithSourceMap;
+
+beforeAll(async () => {
+  [env, bundle] = await Promise.all([createTimeSkippingEnv(), bundleWorkflowCode({ workflowsPath })]);
+}, 120_000);
+
+afterAll(async () => {
+  await env?.teardown();
+});
+
+interface Recorded {
+  planned: { doseAt: string; scheduledAt: number }[];
+  delivered: string[];
+  deadLetters: { dedupeKey: string; errorType: string | null }[];
+  completed: number;
+}
+
+/** Activities that record what the workflow asked for, and when (on the workflow's clock). */
+function recordingActivities(failChannel?: string): { activities: Activities; recorded: Recorded } {
+  const recorded: Recorded = { planned: [], delivered: [], deadLetters: [], completed: 0 };
+  const activities = {
+    async planDoseReminder({ doseAt }: { medicationId: string; doseAt: string }): Promise<DosePlan> {
+      recorded.planned.push({ doseAt, scheduledAt: Context.current().info.scheduledTimestampMs });
+      return { status: 'planned', deliveries: [`${doseAt}:push`, `${doseAt}:email`] };
+    },
+    async deliverNotification({ dedupeKey }: { dedupeKey: string }) {
+      if (failChannel && dedupeKey.endsWith(failChannel)) {
+        throw ApplicationFailure.nonRetryable('token unregistered', 'PermanentDeliveryError');
+      }
+      recorded.delivered.push(dedupeKey);
+      return { status: 'sent' as const, providerMessageId: 'x' };
+    },
+    async markDoseReminded() {},
+    async completeMedication() {
+      recorded.completed++;
+    },
+    async recordDeadLetter(input: { dedupeKey: string; errorType: string | null }) {
+      recorded.deadLetters.push({ dedupeKey: input.dedupeKey, errorType: input.errorType });
+    },
+  } as unknown as Activities;
+  return { activities, recorded };
+}
+
+let queues = 0;
+let TASK_QUEUE = '';
+/** A worker on a task queue of its own, so that tests never share workers. */
+function workerWith(activities: Activities): Promise<Worker> {
+  TASK_QUEUE = `medication-test-${++queues}`;
+  return Worker.create({
+    connection: env.nativeConnection,
+    taskQueue: TASK_QUEUE,
+    workflowBundle: bundle,
+    activities,
+  });
+}
+
+describe('medicationReminderWorkflow', () => {
+  it('fires 08:00 and 20:00 New York doses at the right instants across the spring DST change', async () => {
+    const { activities, recorded } = recordingActivities();
+    const worker = await workerWith(activities);
+    // The test server's clock starts at the real time; the schedule starts a few months ahead, on
+    // the week of the next March DST change in New York.
+    const year = DateTime.now().setZone('America/New_York').year + 1;
+    const schedule: MedicationSchedule = {
+      times: ['08:00', '20:00'],
+      timezone: 'America/New_York',
+      startDate: `${year}-03-06`,
+      endDate: `${year}-03-16`,
+    };
+    const result = await worker.runUntil(
+      env.client.workflow.execute(medicationReminderWorkflow, {
+        workflowId: `med-dst-${year}`,
+        taskQueue: TASK_QUEUE,
+        args: [{ medicationId: 'm1', schedule }],
+      }),
+    );
+
+    const expected: string[] = [];
+    for (let d = DateTime.fromISO(`${year}-03-06`, { zone: 'America/New_York' }); d.toISODate()! <= `${year}-03-16`; d = d.plus({ days: 1 })) {
+      expected.push(d.set({ hour: 8 }).toUTC().toISO()!, d.set({ hour: 20 }).toUTC().toISO()!);
+    }
+    expect(recorded.planned.map((p) => p.doseAt)).toEqual(expected);
+    // The UTC hour of the 08:00 dose moves from 13:00 to 12:00 when DST starts.
+    expect(new Set(expected.filter((_, i) => i % 2 === 0).map((t) => t.slice(11, 16)))).toEqual(new Set(['13:00', '12:00']));
+    // Each activity was scheduled at its dose time (the timer fired then, not earlier or later).
+    for (const p of recorded.planned) {
+      const lateness = p.scheduledAt - Date.parse(p.doseAt);
+      expect(lateness).toBeGreaterThanOrEqual(0);
+      expect(lateness).toBeLessThan(2_000);
+    }
+    expect(recorded.delivered).toHaveLength(expected.length * 2);
+    expect(recorded.completed).toBe(1);
+    expect(result.remindersSent).toBe(expected.length);
+  });
+
+  it('sends nothing more once cancelled in the middle of a sleep', async () => {
+    const { activities, recorded } = recordingActivities();
+    const worker = await workerWith(activities);
+    await worker.runUntil(async () => {
+      const handle = await env.client.workflow.start(medicationReminderWorkflow, {
+        workflowId: 'med-cancel',
+        taskQueue: TASK_QUEUE,
+        args: [{ medicationId: 'm2', schedule: { times: ['09:00'], timezone: 'Europe/Paris' } }],
+      });
+      await env.sleep('50 hours'); // two doses go out
+      const before = recorded.planned.length;
+      expect(before).toBeGreaterThanOrEqual(2);
+      await handle.cancel();
+      await expect(handle.result()).rejects.toBeInstanceOf(WorkflowFailedError);
+      await env.sleep('5 days');
+      expect(recorded.planned).toHaveLength(before);
+      expect((await handle.describe()).status.name).toBe('CANCELLED');
+    });
+  });
+
+  it('dead-letters a failed channel and keeps the schedule running', async () => {
+    const { activities, recorded } = recordingActivities(':push');
+    const worker = await workerWith(activities);
+    await worker.runUntil(async () => {
+      const handle = await env.client.workflow.start(medicationReminderWorkflow, {
+        workflowId: 'med-dead-letter',
+        taskQueue: TASK_QUEUE,
+        args: [{ medicationId: 'm3', schedule: { times: ['07:00', '19:00'], timezone: 'UTC' } }],
+      });
+      await env.sleep('36 hours');
+      const status = await handle.query(medicationStatusQuery);
+      expect(status.remindersSent).toBeGreaterThanOrEqual(2);
+      expect(recorded.deadLetters).toHaveLength(status.remindersSent);
+      expect(recorded.deadLetters.every((d) => d.errorType === 'PermanentDeliveryError' && d.dedupeKey.endsWith(':push'))).toBe(true);
+      expect(recorded.delivered.filter((k) => k.endsWith(':email'))).toHaveLength(status.remindersSent);
+      expect((await handle.describe()).status.name).toBe('RUNNING');
+      await handle.terminate();
+    });
+  });
+});

@@ -1,0 +1,3 @@
+// Every workflow the workers run; the worker bundles this file (workflowsPath).
+export { medicationReminderWorkflow, medicationStatusQuery } from './medication-reminder.ts';
+export type { MedicationReminderInput, MedicationReminderStatus } from './medication-reminder.ts';
