@@ -201,7 +201,9 @@ interface Runner {
  */
 function runnerFor(bin: Binaries, strategy: EmbeddedPostgresOptions['rootStrategy']): Runner {
   const plain = (cmd: string, args: string[], extra: SpawnOptions = {}) =>
-    spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'], ...extra });
+    // detached: own process group, so a terminal's Ctrl-C does not stop PostgreSQL before the
+    // processes that use it; the caller stops it last.
+    spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'], detached: true, ...extra });
   if (process.getuid?.() !== 0) return { spawn: plain };
 
   if (strategy !== 'postgres-account') {

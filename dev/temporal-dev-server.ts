@@ -90,7 +90,9 @@ export async function startTemporalDevServer(opts: TemporalDevServerOptions): Pr
 
   const log = opts.log ?? (() => {});
   const tail: string[] = [];
-  const child = spawn(cli, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  // detached: its own process group, so a Ctrl-C in the terminal reaches only `npm start`, which
+  // then stops the API and workers before the server they depend on.
+  const child = spawn(cli, args, { stdio: ['ignore', 'pipe', 'pipe'], detached: true });
   for (const stream of [child.stdout, child.stderr]) {
     let partial = '';
     stream.setEncoding('utf8');

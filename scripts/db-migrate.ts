@@ -6,15 +6,16 @@
  *   tsx scripts/db-migrate.ts create <name>   write a migration for schema.prisma changes
  *                                             (npm run db:migrate:create -- <name>)
  *
- * DATABASE_URL picks the database (default: the local PostgreSQL). `create` never changes that
+ * DATABASE_URL picks the database; without it, the embedded PostgreSQL that `npm start` uses (in
+ * DATA_DIR) is started for the command and stopped after it. `create` never changes that
  * database: it replays the migrations into a temporary shadow database on the same server, or into
  * SHADOW_DATABASE_URL if set (an empty throw-away database, e.g. a fresh in-memory PGlite server).
  * Exit codes: 0 done (also when there was nothing to do), 1 failed, 2 bad usage.
  */
 import { performance } from 'node:perf_hooks';
+import { startEmbeddedPostgres } from '../dev/embedded-postgres.ts';
+import { config } from '../shared/config.ts';
 import { migrateCreate, migrateDeploy } from '../shared/migrations.ts';
-
-const DEFAULT_DATABASE_URL = 'postgresql://postgres@127.0.0.1:5432/postgres';
 const USAGE = 'usage: tsx scripts/db-migrate.ts deploy | create <name>';
 
 function redact(url: string): string {
@@ -28,8 +29,19 @@ function redact(url: string): string {
 }
 
 async function main(argv: string[]): Promise<number> {
+  const cfg = config();
+  if (cfg.DATABASE_URL) return run(argv, cfg.DATABASE_URL);
+  const embedded = await startEmbeddedPostgres({ dataDir: cfg.DATA_DIR, port: cfg.EMBEDDED_PG_PORT });
+  console.log(`Using the embedded PostgreSQL in ${cfg.DATA_DIR} (set DATABASE_URL to use another).`);
+  try {
+    return await run(argv, embedded.url);
+  } finally {
+    await embedded.stop();
+  }
+}
+
+async function run(argv: string[], databaseUrl: string): Promise<number> {
   const [command, ...rest] = argv;
-  const databaseUrl = process.env.DATABASE_URL?.trim() || DEFAULT_DATABASE_URL;
   const log = (msg: string) => console.log(msg);
   const started = performance.now();
   const took = () => `${Math.round(performance.now() - started)} ms`;
