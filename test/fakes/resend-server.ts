@@ -49,7 +49,14 @@ export interface SentEmail {
 
 export type FakeResendFault =
   /** Answer with this status and a Resend-shaped error body (or `rawBody`, verbatim). */
-  | { kind: 'status'; status: number; name?: string; message?: string; headers?: Record<string, string>; rawBody?: string }
+  | {
+      kind: 'status';
+      status: number;
+      name?: string;
+      message?: string;
+      headers?: Record<string, string>;
+      rawBody?: string;
+    }
   /** Never answer (until the client gives up or the fake closes). With `afterAccept`, the email is
    * accepted and recorded first: the "response lost" case. */
   | { kind: 'hang'; afterAccept?: boolean }
@@ -300,22 +307,24 @@ export async function startFakeResend(options: FakeResendOptions = {}): Promise<
       }
     } else if (/^\/emails\/[^/]+$/.test(pathname) && request.method === 'GET') {
       const email = sent.find((e) => e.id === decodeURIComponent(pathname.slice('/emails/'.length)));
-      reply = precheck(request) ?? (email
-        ? {
-            status: 200,
-            body: JSON.stringify({
-              object: 'email',
-              id: email.id,
-              from: email.from,
-              to: email.to,
-              subject: email.subject,
-              text: email.text ?? null,
-              html: email.html ?? null,
-              created_at: email.createdAt.toISOString(),
-              last_event: 'delivered',
-            }),
-          }
-        : errorReply(404, 'not_found', 'Email not found'));
+      reply =
+        precheck(request) ??
+        (email
+          ? {
+              status: 200,
+              body: JSON.stringify({
+                object: 'email',
+                id: email.id,
+                from: email.from,
+                to: email.to,
+                subject: email.subject,
+                text: email.text ?? null,
+                html: email.html ?? null,
+                created_at: email.createdAt.toISOString(),
+                last_event: 'delivered',
+              }),
+            }
+          : errorReply(404, 'not_found', 'Email not found'));
     } else {
       reply = errorReply(404);
     }

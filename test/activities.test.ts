@@ -1,0 +1,161 @@
+/**
+ * The real activities against a real PostgreSQL, run through MockActivityEnvironment (so that
+ * Context.current() works as on a worker). Providers are the dev outbox, or stubs where a test
+ * needs a provider to fail.
+ */
+import { ApplicationFailure } from '@temporalio/common';
+import { MockActivityEnvironment } from '@temporalio/testing';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { createActivities, type Activities } from '../activities/index.ts';
+import { OutboxEmailSender, OutboxPushSender } from '../providers/dev-outbox.ts';
+import { DeliveryError, type EmailSender, type PushSender } from '../providers/types.ts';
+import type { PrismaClient } from '../shared/db.ts';
+import { createTestDatabase, seedPatientWithMedication, type TestDatabase } from './helpers/database.ts';
+
+let db: TestDatabase;
+let prisma: PrismaClient;
+
+beforeAll(async () => {
+  db = await createTestDatabase();
+  prisma = db.prisma;
+});
+afterAll(async () => {
+  await db?.drop();
+});
+beforeEach(async () => {
+  // Every table hangs off care circles (cascade) except the outbox and dead letters.
+  await prisma.careCircle.deleteMany();
+  await prisma.devOutboxMessage.deleteMany();
+  await prisma.deadLetter.deleteMany();
+});
+
+const mockEnv = (attempt = 1) =>
+  new MockActivityEnvironment({ attempt, workflowExecution: { workflowId: 'medication:test', runId: 'run-1' } });
+
+function activitiesWith(overrides: { push?: PushSender; email?: EmailSender } = {}): Activities {
+  return createActivities({
+    prisma,
+    push: overrides.push ?? new OutboxPushSender(prisma),
+    email: overrides.email ?? new OutboxEmailSender(prisma),
+  });
+}
+
+const DOSE_AT = '2026-12-01T13:00:00.000Z';
+
+async function planAndDeliver(acts: Activities, medicationId: string) {
+  const plan = await mockEnv().run(acts.planDoseReminder, { medicationId, doseAt: DOSE_AT });
+  const results = [];
+  if (plan.status === 'planned') {
+    for (const dedupeKey of plan.deliveries) results.push(await mockEnv().run(acts.deliverNotification, { dedupeKey }));
+  }
+  return { plan, results };
+}
+
+describe('dose reminder activities', () => {
+  it('deliver one push, one email and one in-app notification per dose, even when run twice', async () => {
+    const { medication, patient } = await seedPatientWithMedication(prisma);
+    const acts = activitiesWith();
+
+    const first = await planAndDeliver(acts, medication.id);
+    expect(first.plan).toMatchObject({ status: 'planned' });
+    expect(first.results.map((r) => r.status)).toEqual(['sent', 'sent', 'sent']);
+
+    // The same dose again (a retried workflow task, a replayed activity): nothing new goes out.
+    const second = await planAndDeliver(acts, medication.id);
+    expect(second.plan).toEqual({ status: 'skipped', reason: 'already_sent' });
+    // Delivering an already-sent key directly is a no-op too.
+    const key = (await prisma.notificationLog.findFirstOrThrow({ where: { channel: 'email' } })).dedupeKey;
+    expect(await mockEnv(2).run(acts.deliverNotification, { dedupeKey: key })).toEqual({ status: 'already_sent' });
+
+    const outbox = await prisma.devOutboxMessage.findMany();
+    expect(outbox.map((m) => m.channel).sort()).toEqual(['email', 'push']);
+    expect(outbox.find((m) => m.channel === 'email')?.to).toBe('ada@example.com');
+    expect(await prisma.inAppNotification.count({ where: { recipientId: patient.id } })).toBe(1);
+    const logs = await prisma.notificationLog.findMany({ where: { recipientId: patient.id } });
+    expect(logs).toHaveLength(3);
+    expect(logs.every((l) => l.status === 'sent' && l.sentAt && l.doseAt?.toISOString() === DOSE_AT)).toBe(true);
+    const dose = await prisma.doseEvent.findFirstOrThrow({ where: { medicationId: medication.id } });
+    expect(dose.scheduledAt.toISOString()).toBe(DOSE_AT);
+  });
+
+  it('send nothing for a deleted medication', async () => {
+    const { medication } = await seedPatientWithMedication(prisma);
+    await prisma.medication.delete({ where: { id: medication.id } });
+    const { plan, results } = await planAndDeliver(activitiesWith(), medication.id);
+    expect(plan).toEqual({ status: 'skipped', reason: 'medication_deleted' });
+    expect(results).toEqual([]);
+    expect(await prisma.devOutboxMessage.count()).toBe(0);
+    expect(await prisma.notificationLog.count()).toBe(0);
+  });
+
+  it('drop reminders planned before the medication was cancelled (no ghosts)', async () => {
+    const { medication } = await seedPatientWithMedication(prisma);
+    const acts = activitiesWith();
+    const plan = await mockEnv().run(acts.planDoseReminder, { medicationId: medication.id, doseAt: DOSE_AT });
+    await prisma.medication.update({ where: { id: medication.id }, data: { status: 'cancelled' } });
+    if (plan.status !== 'planned') throw new Error('expected a plan');
+    for (const dedupeKey of plan.deliveries) {
+      expect(await mockEnv().run(acts.deliverNotification, { dedupeKey })).toEqual({
+        status: 'skipped',
+        reason: 'medication_inactive',
+      });
+    }
+    expect(await prisma.devOutboxMessage.count()).toBe(0);
+    expect(await prisma.notificationLog.count({ where: { status: 'skipped' } })).toBe(3);
+  });
+
+  it('deactivate an unregistered push token and fail the push without retry', async () => {
+    const { medication } = await seedPatientWithMedication(prisma, { pushTokens: ['gone-token'] });
+    const push: PushSender = {
+      name: 'stub',
+      send: async (tokens) => tokens.map((token) => ({ token, ok: false, unregistered: true, error: 'NotRegistered' })),
+    };
+    const acts = activitiesWith({ push });
+    const plan = await mockEnv().run(acts.planDoseReminder, { medicationId: medication.id, doseAt: DOSE_AT });
+    if (plan.status !== 'planned') throw new Error('expected a plan');
+    const pushKey = plan.deliveries.find((k) => k.endsWith(':push'))!;
+    const failure = await mockEnv().run(acts.deliverNotification, { dedupeKey: pushKey }).catch((e: unknown) => e);
+    expect(failure).toBeInstanceOf(ApplicationFailure);
+    expect(failure).toMatchObject({ type: 'PermanentDeliveryError', nonRetryable: true });
+    const token = await prisma.pushToken.findUniqueOrThrow({ where: { token: 'gone-token' } });
+    expect(token.active).toBe(false);
+    expect(token.deactivatedAt).not.toBeNull();
+    // The next dose does not plan a push at all: the member has no active token left.
+    const next = await mockEnv().run(acts.planDoseReminder, { medicationId: medication.id, doseAt: '2026-12-02T13:00:00.000Z' });
+    expect(next.status === 'planned' && next.deliveries.some((k) => k.endsWith(':push'))).toBe(false);
+  });
+
+  it('turn a provider rate limit into a retryable failure that waits for Retry-After', async () => {
+    const { medication } = await seedPatientWithMedication(prisma);
+    const email: EmailSender = {
+      name: 'stub',
+      send: async () => {
+        throw new DeliveryError('429 rate_limit_exceeded', false, '429', 7_000);
+      },
+    };
+    const acts = activitiesWith({ email });
+    const plan = await mockEnv().run(acts.planDoseReminder, { medicationId: medication.id, doseAt: DOSE_AT });
+    if (plan.status !== 'planned') throw new Error('expected a plan');
+    const emailKey = plan.deliveries.find((k) => k.endsWith(':email'))!;
+    const failure = await mockEnv().run(acts.deliverNotification, { dedupeKey: emailKey }).catch((e: unknown) => e);
+    expect(failure).toMatchObject({ type: 'TransientDeliveryError', nonRetryable: false, nextRetryDelay: 7_000 });
+    const log = await prisma.notificationLog.findUniqueOrThrow({ where: { dedupeKey: emailKey } });
+    expect(log.status).toBe('pending');
+    expect(log.error).toContain('429');
+  });
+
+  it('record one dead letter per failed delivery, with the workflow that owned it', async () => {
+    const { medication } = await seedPatientWithMedication(prisma);
+    const acts = activitiesWith();
+    const plan = await mockEnv().run(acts.planDoseReminder, { medicationId: medication.id, doseAt: DOSE_AT });
+    if (plan.status !== 'planned') throw new Error('expected a plan');
+    const key = plan.deliveries[0]!;
+    const input = { dedupeKey: key, error: 'boom', errorType: 'TransientDeliveryError' };
+    await mockEnv().run(acts.recordDeadLetter, input);
+    await mockEnv().run(acts.recordDeadLetter, input); // retried activity: still one open letter
+    const letters = await prisma.deadLetter.findMany();
+    expect(letters).toHaveLength(1);
+    expect(letters[0]).toMatchObject({ dedupeKey: key, workflowId: 'medication:test', runId: 'run-1', status: 'open', error: 'boom' });
+    expect((await prisma.notificationLog.findUniqueOrThrow({ where: { dedupeKey: key } })).status).toBe('failed');
+  });
+});
