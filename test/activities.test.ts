@@ -6,7 +6,7 @@
 import { ApplicationFailure } from '@temporalio/common';
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { createActivities, type Activities } from '../activities/index.ts';
+import { createActivities, type Activities, type DeliveryResult, type DosePlan } from '../activities/index.ts';
 import { OutboxEmailSender, OutboxPushSender } from '../providers/dev-outbox.ts';
 import { DeliveryError, type EmailSender, type PushSender } from '../providers/types.ts';
 import type { PrismaClient } from '../shared/db.ts';
@@ -42,13 +42,19 @@ function activitiesWith(overrides: { push?: PushSender; email?: EmailSender } = 
 
 const DOSE_AT = '2026-12-01T13:00:00.000Z';
 
+// MockActivityEnvironment.run cannot infer results through our activity types; name them here.
+const plan = (acts: Activities, medicationId: string, doseAt = DOSE_AT): Promise<DosePlan> =>
+  mockEnv().run(acts.planDoseReminder, { medicationId, doseAt }) as Promise<DosePlan>;
+const deliver = (acts: Activities, dedupeKey: string, attempt = 1): Promise<DeliveryResult> =>
+  mockEnv(attempt).run(acts.deliverNotification, { dedupeKey }) as Promise<DeliveryResult>;
+
 async function planAndDeliver(acts: Activities, medicationId: string) {
-  const plan = await mockEnv().run(acts.planDoseReminder, { medicationId, doseAt: DOSE_AT });
-  const results = [];
-  if (plan.status === 'planned') {
-    for (const dedupeKey of plan.deliveries) results.push(await mockEnv().run(acts.deliverNotification, { dedupeKey }));
+  const planned = await plan(acts, medicationId);
+  const results: DeliveryResult[] = [];
+  if (planned.status === 'planned') {
+    for (const dedupeKey of planned.deliveries) results.push(await deliver(acts, dedupeKey));
   }
-  return { plan, results };
+  return { plan: planned, results };
 }
 
 describe('dose reminder activities', () => {
@@ -65,7 +71,7 @@ describe('dose reminder activities', () => {
     expect(second.plan).toEqual({ status: 'skipped', reason: 'already_sent' });
     // Delivering an already-sent key directly is a no-op too.
     const key = (await prisma.notificationLog.findFirstOrThrow({ where: { channel: 'email' } })).dedupeKey;
-    expect(await mockEnv(2).run(acts.deliverNotification, { dedupeKey: key })).toEqual({ status: 'already_sent' });
+    expect(await deliver(acts, key, 2)).toEqual({ status: 'already_sent' });
 
     const outbox = await prisma.devOutboxMessage.findMany();
     expect(outbox.map((m) => m.channel).sort()).toEqual(['email', 'push']);
@@ -81,8 +87,8 @@ describe('dose reminder activities', () => {
   it('send nothing for a deleted medication', async () => {
     const { medication } = await seedPatientWithMedication(prisma);
     await prisma.medication.delete({ where: { id: medication.id } });
-    const { plan, results } = await planAndDeliver(activitiesWith(), medication.id);
-    expect(plan).toEqual({ status: 'skipped', reason: 'medication_deleted' });
+    const { plan: skipped, results } = await planAndDeliver(activitiesWith(), medication.id);
+    expect(skipped).toEqual({ status: 'skipped', reason: 'medication_deleted' });
     expect(results).toEqual([]);
     expect(await prisma.devOutboxMessage.count()).toBe(0);
     expect(await prisma.notificationLog.count()).toBe(0);
@@ -91,11 +97,11 @@ describe('dose reminder activities', () => {
   it('drop reminders planned before the medication was cancelled (no ghosts)', async () => {
     const { medication } = await seedPatientWithMedication(prisma);
     const acts = activitiesWith();
-    const plan = await mockEnv().run(acts.planDoseReminder, { medicationId: medication.id, doseAt: DOSE_AT });
+    const planned = await plan(acts, medication.id);
     await prisma.medication.update({ where: { id: medication.id }, data: { status: 'cancelled' } });
-    if (plan.status !== 'planned') throw new Error('expected a plan');
-    for (const dedupeKey of plan.deliveries) {
-      expect(await mockEnv().run(acts.deliverNotification, { dedupeKey })).toEqual({
+    if (planned.status !== 'planned') throw new Error('expected a plan');
+    for (const dedupeKey of planned.deliveries) {
+      expect(await deliver(acts, dedupeKey)).toEqual({
         status: 'skipped',
         reason: 'medication_inactive',
       });
@@ -111,17 +117,17 @@ describe('dose reminder activities', () => {
       send: async (tokens) => tokens.map((token) => ({ token, ok: false, unregistered: true, error: 'NotRegistered' })),
     };
     const acts = activitiesWith({ push });
-    const plan = await mockEnv().run(acts.planDoseReminder, { medicationId: medication.id, doseAt: DOSE_AT });
-    if (plan.status !== 'planned') throw new Error('expected a plan');
-    const pushKey = plan.deliveries.find((k) => k.endsWith(':push'))!;
-    const failure = await mockEnv().run(acts.deliverNotification, { dedupeKey: pushKey }).catch((e: unknown) => e);
+    const planned = await plan(acts, medication.id);
+    if (planned.status !== 'planned') throw new Error('expected a plan');
+    const pushKey = planned.deliveries.find((k) => k.endsWith(':push'))!;
+    const failure = await deliver(acts, pushKey).catch((e: unknown) => e);
     expect(failure).toBeInstanceOf(ApplicationFailure);
     expect(failure).toMatchObject({ type: 'PermanentDeliveryError', nonRetryable: true });
     const token = await prisma.pushToken.findUniqueOrThrow({ where: { token: 'gone-token' } });
     expect(token.active).toBe(false);
     expect(token.deactivatedAt).not.toBeNull();
     // The next dose does not plan a push at all: the member has no active token left.
-    const next = await mockEnv().run(acts.planDoseReminder, { medicationId: medication.id, doseAt: '2026-12-02T13:00:00.000Z' });
+    const next = await plan(acts, medication.id, '2026-12-02T13:00:00.000Z');
     expect(next.status === 'planned' && next.deliveries.some((k) => k.endsWith(':push'))).toBe(false);
   });
 
@@ -134,10 +140,10 @@ describe('dose reminder activities', () => {
       },
     };
     const acts = activitiesWith({ email });
-    const plan = await mockEnv().run(acts.planDoseReminder, { medicationId: medication.id, doseAt: DOSE_AT });
-    if (plan.status !== 'planned') throw new Error('expected a plan');
-    const emailKey = plan.deliveries.find((k) => k.endsWith(':email'))!;
-    const failure = await mockEnv().run(acts.deliverNotification, { dedupeKey: emailKey }).catch((e: unknown) => e);
+    const planned = await plan(acts, medication.id);
+    if (planned.status !== 'planned') throw new Error('expected a plan');
+    const emailKey = planned.deliveries.find((k) => k.endsWith(':email'))!;
+    const failure = await deliver(acts, emailKey).catch((e: unknown) => e);
     expect(failure).toMatchObject({ type: 'TransientDeliveryError', nonRetryable: false, nextRetryDelay: 7_000 });
     const log = await prisma.notificationLog.findUniqueOrThrow({ where: { dedupeKey: emailKey } });
     expect(log.status).toBe('pending');
@@ -147,9 +153,9 @@ describe('dose reminder activities', () => {
   it('record one dead letter per failed delivery, with the workflow that owned it', async () => {
     const { medication } = await seedPatientWithMedication(prisma);
     const acts = activitiesWith();
-    const plan = await mockEnv().run(acts.planDoseReminder, { medicationId: medication.id, doseAt: DOSE_AT });
-    if (plan.status !== 'planned') throw new Error('expected a plan');
-    const key = plan.deliveries[0]!;
+    const planned = await plan(acts, medication.id);
+    if (planned.status !== 'planned') throw new Error('expected a plan');
+    const key = planned.deliveries[0]!;
     const input = { dedupeKey: key, error: 'boom', errorType: 'TransientDeliveryError' };
     await mockEnv().run(acts.recordDeadLetter, input);
     await mockEnv().run(acts.recordDeadLetter, input); // retried activity: still one open letter

@@ -9,7 +9,11 @@ import { ApplicationFailure } from '@temporalio/common';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { bundleWorkflowCode, Worker, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
 import { DateTime } from 'luxon';
+import fs from 'node:fs';
+import path from 'node:path';
+import { historyToJSON } from '@temporalio/common/lib/proto-utils';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { historiesDir } from './helpers/histories.ts';
 import type { Activities, DosePlan } from '../activities/index.ts';
 import type { MedicationSchedule } from '../shared/schedule.ts';
 import { medicationReminderWorkflow, medicationStatusQuery } from '../workflows/index.ts';
@@ -26,6 +30,17 @@ beforeAll(async () => {
 afterAll(async () => {
   await env?.teardown();
 });
+
+/**
+ * With RECORD_HISTORIES=1 (`npm run test:record-histories`), each scenario's event history is saved
+ * under test/histories, where test/replay.test.ts replays it against the current workflow code.
+ */
+async function maybeRecord(name: string, workflowId: string): Promise<void> {
+  if (process.env.RECORD_HISTORIES !== '1') return;
+  const history = await env.client.workflow.getHandle(workflowId).fetchHistory();
+  const file = path.join(historiesDir, `${name}.json`);
+  fs.writeFileSync(file, historyToJSON(history) + '\n');
+}
 
 interface Recorded {
   planned: { doseAt: string; scheduledAt: number }[];
@@ -110,6 +125,7 @@ describe('medicationReminderWorkflow', () => {
     expect(recorded.delivered).toHaveLength(expected.length * 2);
     expect(recorded.completed).toBe(1);
     expect(result.remindersSent).toBe(expected.length);
+    await maybeRecord('medication-dst-spring', `med-dst-${year}`);
   });
 
   it('sends nothing more once cancelled in the middle of a sleep', async () => {
@@ -130,6 +146,7 @@ describe('medicationReminderWorkflow', () => {
       expect(recorded.planned).toHaveLength(before);
       expect((await handle.describe()).status.name).toBe('CANCELLED');
     });
+    await maybeRecord('medication-cancelled', 'med-cancel');
   });
 
   it('dead-letters a failed channel and keeps the schedule running', async () => {
@@ -150,5 +167,6 @@ describe('medicationReminderWorkflow', () => {
       expect((await handle.describe()).status.name).toBe('RUNNING');
       await handle.terminate();
     });
+    await maybeRecord('medication-dead-letter', 'med-dead-letter');
   });
 });
