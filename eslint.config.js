@@ -15,7 +15,23 @@ export default tseslint.config(
     // Workflow code runs in Temporal's deterministic sandbox: no clocks or randomness of its own.
     files: ['workflows/**/*.ts'],
     rules: {
-      'no-restricted-imports': ['error', { patterns: ['node:*', '../activities/*.ts', '!../activities/index.ts'] }],
+      '@typescript-eslint/no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            { group: ['node:*'], message: 'Workflows are deterministic: no Node APIs.' },
+            {
+              group: ['@temporalio/activity', '@temporalio/worker', '@temporalio/client'],
+              message: 'Not for workflow code.',
+            },
+            {
+              group: ['**/activities/*', '**/shared/db.ts'],
+              allowTypeImports: true,
+              message: 'Call activities through proxyActivities.',
+            },
+          ],
+        },
+      ],
     },
   },
 );

@@ -11,9 +11,7 @@ import type { PrismaClient } from '../shared/db.ts';
 import { DeliveryError, type EmailSender, type PushSender } from '../providers/types.ts';
 
 export type DeliveryResult =
-  | { status: 'sent'; providerMessageId: string }
-  | { status: 'already_sent' }
-  | { status: 'skipped'; reason: string };
+  { status: 'sent'; providerMessageId: string } | { status: 'already_sent' } | { status: 'skipped'; reason: string };
 
 export const PERMANENT_DELIVERY_ERROR = 'PermanentDeliveryError';
 export const TRANSIENT_DELIVERY_ERROR = 'TransientDeliveryError';
@@ -21,7 +19,12 @@ export const TRANSIENT_DELIVERY_ERROR = 'TransientDeliveryError';
 function toFailure(err: unknown): Error {
   if (err instanceof DeliveryError) {
     return err.permanent
-      ? ApplicationFailure.create({ message: err.message, type: PERMANENT_DELIVERY_ERROR, nonRetryable: true, details: [err.code] })
+      ? ApplicationFailure.create({
+          message: err.message,
+          type: PERMANENT_DELIVERY_ERROR,
+          nonRetryable: true,
+          details: [err.code],
+        })
       : ApplicationFailure.create({
           message: err.message,
           type: TRANSIENT_DELIVERY_ERROR,
@@ -36,7 +39,12 @@ function toFailure(err: unknown): Error {
 export function createDeliveryActivities(deps: { prisma: PrismaClient; push: PushSender; email: EmailSender }) {
   const { prisma, push, email } = deps;
 
-  async function sendPush(recipientId: string, title: string, body: string, dedupeKey: string): Promise<DeliveryResult> {
+  async function sendPush(
+    recipientId: string,
+    title: string,
+    body: string,
+    dedupeKey: string,
+  ): Promise<DeliveryResult> {
     const tokens = await prisma.pushToken.findMany({ where: { memberId: recipientId, active: true } });
     if (tokens.length === 0) return { status: 'skipped', reason: 'no_active_push_token' };
     const results = await push.send(
@@ -46,7 +54,10 @@ export function createDeliveryActivities(deps: { prisma: PrismaClient; push: Pus
     );
     const gone = results.filter((r) => !r.ok && r.unregistered).map((r) => r.token);
     if (gone.length > 0) {
-      await prisma.pushToken.updateMany({ where: { token: { in: gone } }, data: { active: false, deactivatedAt: new Date() } });
+      await prisma.pushToken.updateMany({
+        where: { token: { in: gone } },
+        data: { active: false, deactivatedAt: new Date() },
+      });
     }
     const sent = results.filter((r) => r.ok);
     // One device reached is a delivered reminder: retrying would repeat it on that device.
@@ -55,26 +66,40 @@ export function createDeliveryActivities(deps: { prisma: PrismaClient; push: Pus
     if (retryable && !retryable.ok && !retryable.unregistered) throw retryable.error;
     const first = results.find((r) => !r.ok);
     const reason = first && !first.ok ? (first.unregistered ? first.error : first.error.message) : 'no result';
-    throw new DeliveryError(`Push failed on every device: ${reason}`, true, gone.length === results.length ? 'unregistered' : 'rejected');
+    throw new DeliveryError(
+      `Push failed on every device: ${reason}`,
+      true,
+      gone.length === results.length ? 'unregistered' : 'rejected',
+    );
   }
 
   return {
     async deliverNotification({ dedupeKey }: { dedupeKey: string }): Promise<DeliveryResult> {
       const log = await prisma.notificationLog.findUnique({ where: { dedupeKey }, include: { recipient: true } });
-      if (!log) throw ApplicationFailure.nonRetryable(`No notification with key ${dedupeKey}`, PERMANENT_DELIVERY_ERROR);
+      if (!log)
+        throw ApplicationFailure.nonRetryable(`No notification with key ${dedupeKey}`, PERMANENT_DELIVERY_ERROR);
       if (log.status === 'sent') return { status: 'already_sent' };
       if (log.status === 'skipped') return { status: 'skipped', reason: log.error ?? 'skipped' };
 
       // A reminder for a medication deleted or paused since it was planned is a ghost: drop it.
       if (log.medicationId) {
-        const medication = await prisma.medication.findUnique({ where: { id: log.medicationId }, select: { status: true } });
+        const medication = await prisma.medication.findUnique({
+          where: { id: log.medicationId },
+          select: { status: true },
+        });
         if (!medication || medication.status !== 'active') {
-          await prisma.notificationLog.update({ where: { id: log.id }, data: { status: 'skipped', error: 'medication_inactive' } });
+          await prisma.notificationLog.update({
+            where: { id: log.id },
+            data: { status: 'skipped', error: 'medication_inactive' },
+          });
           return { status: 'skipped', reason: 'medication_inactive' };
         }
       }
 
-      await prisma.notificationLog.update({ where: { id: log.id }, data: { attempts: Context.current().info.attempt } });
+      await prisma.notificationLog.update({
+        where: { id: log.id },
+        data: { attempts: Context.current().info.attempt },
+      });
 
       let result: DeliveryResult;
       try {
@@ -84,7 +109,10 @@ export function createDeliveryActivities(deps: { prisma: PrismaClient; push: Pus
           if (!log.recipient.email) {
             result = { status: 'skipped', reason: 'no_email_address' };
           } else {
-            const { messageId } = await email.send({ to: log.recipient.email, subject: log.title, text: log.body }, dedupeKey);
+            const { messageId } = await email.send(
+              { to: log.recipient.email, subject: log.title, text: log.body },
+              dedupeKey,
+            );
             result = { status: 'sent', providerMessageId: messageId };
           }
         } else {

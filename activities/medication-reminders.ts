@@ -59,7 +59,16 @@ export function createMedicationReminderActivities(prisma: PrismaClient) {
         const dedupeKey = doseDedupeKey(medicationId, at, patient.id, channel);
         const row = await prisma.notificationLog.upsert({
           where: { dedupeKey },
-          create: { dedupeKey, kind: 'dose_reminder', recipientId: patient.id, channel, medicationId, doseAt: at, title, body },
+          create: {
+            dedupeKey,
+            kind: 'dose_reminder',
+            recipientId: patient.id,
+            channel,
+            medicationId,
+            doseAt: at,
+            title,
+            body,
+          },
           update: {},
         });
         if (row.status === 'pending') pending.push(dedupeKey);
@@ -77,7 +86,10 @@ export function createMedicationReminderActivities(prisma: PrismaClient) {
 
     /** The schedule has no dose left (its end date passed). */
     async completeMedication({ medicationId }: { medicationId: string }): Promise<void> {
-      await prisma.medication.updateMany({ where: { id: medicationId, status: 'active' }, data: { status: 'completed' } });
+      await prisma.medication.updateMany({
+        where: { id: medicationId, status: 'active' },
+        data: { status: 'completed' },
+      });
     },
 
     /**
@@ -86,7 +98,10 @@ export function createMedicationReminderActivities(prisma: PrismaClient) {
      */
     async recordDeadLetter(input: { dedupeKey: string; error: string; errorType: string | null }): Promise<void> {
       // Activities here are always called from a workflow, so the execution is known.
-      const { workflowId, runId } = Context.current().info.workflowExecution ?? { workflowId: 'unknown', runId: 'unknown' };
+      const { workflowId, runId } = Context.current().info.workflowExecution ?? {
+        workflowId: 'unknown',
+        runId: 'unknown',
+      };
       const log = await prisma.notificationLog.findUnique({ where: { dedupeKey: input.dedupeKey } });
       await prisma.$transaction([
         prisma.notificationLog.updateMany({
@@ -100,7 +115,11 @@ export function createMedicationReminderActivities(prisma: PrismaClient) {
             dedupeKey: input.dedupeKey,
             recipientId: log?.recipientId ?? null,
             channel: log?.channel ?? null,
-            payload: { dedupeKey: input.dedupeKey, medicationId: log?.medicationId ?? null, doseAt: log?.doseAt?.toISOString() ?? null },
+            payload: {
+              dedupeKey: input.dedupeKey,
+              medicationId: log?.medicationId ?? null,
+              doseAt: log?.doseAt?.toISOString() ?? null,
+            },
             error: input.error,
             errorType: input.errorType,
             attempts: log?.attempts ?? 0,

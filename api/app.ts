@@ -4,6 +4,7 @@
  */
 import { Hono } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
+import { isDatabaseUnavailable } from '../shared/db-errors.ts';
 import type { ApiDeps } from './deps.ts';
 import { ProblemError, problemResponse } from './problem.ts';
 import { careCircleRoutes } from './routes/care-circles.ts';
@@ -22,7 +23,15 @@ export function createApp(deps: ApiDeps, onError: (err: unknown) => void = () =>
     bodyLimit({
       maxSize: MAX_BODY_BYTES,
       onError: (c) =>
-        problemResponse(c, new ProblemError(413, 'payload-too-large', 'Payload too large', `Bodies are limited to ${MAX_BODY_BYTES} bytes`)),
+        problemResponse(
+          c,
+          new ProblemError(
+            413,
+            'payload-too-large',
+            'Payload too large',
+            `Bodies are limited to ${MAX_BODY_BYTES} bytes`,
+          ),
+        ),
     }),
   );
 
@@ -32,9 +41,22 @@ export function createApp(deps: ApiDeps, onError: (err: unknown) => void = () =>
   app.route('/v1/notifications', notificationRoutes(deps));
   if (deps.devOutbox) app.route('/v1/dev/outbox', devOutboxRoutes(deps));
 
-  app.notFound((c) => problemResponse(c, new ProblemError(404, 'not-found', 'Not found', `No route for ${c.req.method} ${c.req.path}`)));
+  app.notFound((c) =>
+    problemResponse(c, new ProblemError(404, 'not-found', 'Not found', `No route for ${c.req.method} ${c.req.path}`)),
+  );
   app.onError((err, c) => {
     if (err instanceof ProblemError) return problemResponse(c, err);
+    if (isDatabaseUnavailable(err)) {
+      return problemResponse(
+        c,
+        new ProblemError(
+          503,
+          'service-unavailable',
+          'Service unavailable',
+          'The database is unreachable; retry shortly',
+        ),
+      );
+    }
     onError(err);
     return problemResponse(c, new ProblemError(500, 'internal', 'Internal error', 'Something went wrong on our side'));
   });

@@ -28,7 +28,13 @@ export const notFound = (what: string, id: string): ProblemError =>
   new ProblemError(404, 'not-found', 'Not found', `${what} ${id} does not exist`);
 
 export const validationFailed = (errors: FieldError[]): ProblemError =>
-  new ProblemError(400, 'validation-failed', 'Invalid request', errors.map((e) => `${e.path}: ${e.message}`).join('; '), errors);
+  new ProblemError(
+    400,
+    'validation-failed',
+    'Invalid request',
+    errors.map((e) => `${e.path}: ${e.message}`).join('; '),
+    errors,
+  );
 
 export const unavailable = (detail: string): ProblemError =>
   new ProblemError(503, 'service-unavailable', 'Service unavailable', detail);

@@ -2,6 +2,18 @@
 import { z } from 'zod';
 import { isValidCalendarDate, isValidTimeZone, TIME_OF_DAY, WEEKDAYS } from '../shared/schedule.ts';
 
+// Clients read these messages: say "is required" rather than zod's "expected string, received undefined".
+z.config({
+  customError: (issue) => {
+    if (issue.code === 'invalid_type' && issue.input === undefined) return 'is required';
+    if (issue.code === 'invalid_type')
+      return `must be ${issue.expected === 'array' ? 'an array' : `a ${issue.expected}`}`;
+    if (issue.code === 'unrecognized_keys')
+      return `unknown field${issue.keys.length > 1 ? 's' : ''}: ${issue.keys.join(', ')}`;
+    return undefined;
+  },
+});
+
 const timezone = z.string().refine(isValidTimeZone, { message: 'must be an IANA time zone such as "Europe/Paris"' });
 const calendarDate = z.string().refine(isValidCalendarDate, { message: 'must be a date as YYYY-MM-DD' });
 const name = z.string().trim().min(1, 'must not be empty').max(200, 'must be at most 200 characters');

@@ -6,7 +6,12 @@ import { ProblemError, validationFailed, zodFieldErrors } from './problem.ts';
 export async function readJson<S extends z.ZodType>(c: Context, schema: S): Promise<z.infer<S>> {
   const contentType = c.req.header('content-type') ?? '';
   if (!/^application\/([a-z.+-]*\+)?json\b/i.test(contentType)) {
-    throw new ProblemError(415, 'unsupported-media-type', 'Unsupported media type', 'Send the body as application/json');
+    throw new ProblemError(
+      415,
+      'unsupported-media-type',
+      'Unsupported media type',
+      'Send the body as application/json',
+    );
   }
   let raw: unknown;
   try {

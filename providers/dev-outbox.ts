@@ -30,7 +30,15 @@ export class OutboxPushSender implements PushSender {
   async send(tokens: string[], message: PushMessage, idempotencyKey: string): Promise<PushTokenResult[]> {
     const results: PushTokenResult[] = [];
     for (const token of tokens) {
-      const id = await record(this.prisma, 'push', `${idempotencyKey}:${token}`, token, message.title, message.body, message.data);
+      const id = await record(
+        this.prisma,
+        'push',
+        `${idempotencyKey}:${token}`,
+        token,
+        message.title,
+        message.body,
+        message.data,
+      );
       results.push({ token, ok: true, messageId: id });
     }
     return results;

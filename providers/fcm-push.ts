@@ -23,7 +23,12 @@ const PERMANENT = new Set([
 export function classifyFcmError(token: string, code: string, message: string): PushTokenResult {
   if (UNREGISTERED.has(code)) return { token, ok: false, unregistered: true, error: `${code}: ${message}` };
   // quota-exceeded, server-unavailable, internal-error, unknown-error: FCM asks for a retry.
-  return { token, ok: false, unregistered: false, error: new DeliveryError(`FCM ${code}: ${message}`, PERMANENT.has(code), code) };
+  return {
+    token,
+    ok: false,
+    unregistered: false,
+    error: new DeliveryError(`FCM ${code}: ${message}`, PERMANENT.has(code), code),
+  };
 }
 
 export class FcmPushSender implements PushSender {

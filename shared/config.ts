@@ -73,7 +73,9 @@ export function temporalAddress(cfg: Config): string {
 /** The database URL, which `npm start` sets for its children when it runs the embedded one. */
 export function requireDatabaseUrl(cfg: Config): string {
   if (!cfg.DATABASE_URL) {
-    throw new Error('DATABASE_URL is not set. Run `npm start` (which starts an embedded PostgreSQL) or set DATABASE_URL.');
+    throw new Error(
+      'DATABASE_URL is not set. Run `npm start` (which starts an embedded PostgreSQL) or set DATABASE_URL.',
+    );
   }
   return cfg.DATABASE_URL;
 }

@@ -1,7 +1,12 @@
 /** The words people read. Kept apart from delivery so copy changes never touch activities. */
 import { DateTime } from 'luxon';
 
-export function doseReminderText(input: { medicationName: string; dosage: string | null; doseAt: Date; timezone: string }): {
+export function doseReminderText(input: {
+  medicationName: string;
+  dosage: string | null;
+  doseAt: Date;
+  timezone: string;
+}): {
   title: string;
   body: string;
 } {

@@ -161,7 +161,13 @@ describe('dose reminder activities', () => {
     await mockEnv().run(acts.recordDeadLetter, input); // retried activity: still one open letter
     const letters = await prisma.deadLetter.findMany();
     expect(letters).toHaveLength(1);
-    expect(letters[0]).toMatchObject({ dedupeKey: key, workflowId: 'medication:test', runId: 'run-1', status: 'open', error: 'boom' });
+    expect(letters[0]).toMatchObject({
+      dedupeKey: key,
+      workflowId: 'medication:test',
+      runId: 'run-1',
+      status: 'open',
+      error: 'boom',
+    });
     expect((await prisma.notificationLog.findUniqueOrThrow({ where: { dedupeKey: key } })).status).toBe('failed');
   });
 });

@@ -85,12 +85,18 @@ describe('API → workflow → dev outbox', () => {
     expect(medication.nextDoseAt).toBe(due.toUTC().toISO());
 
     const shown = (await (await app.request(`/v1/medications/${medication.id}`)).json()) as Record<string, unknown>;
-    expect(shown).toMatchObject({ status: 'active', nextDoseAt: due.toUTC().toISO(), schedule: { timezone: 'Asia/Kolkata' } });
+    expect(shown).toMatchObject({
+      status: 'active',
+      nextDoseAt: due.toUTC().toISO(),
+      schedule: { timezone: 'Asia/Kolkata' },
+    });
 
     const outbox = await waitFor(
       'the dose reminder in the dev outbox',
       async () => {
-        const body = (await (await app.request('/v1/dev/outbox')).json()) as { items: { channel: string; to: string; createdAt: string }[] };
+        const body = (await (await app.request('/v1/dev/outbox')).json()) as {
+          items: { channel: string; to: string; createdAt: string }[];
+        };
         return body.items.length >= 2 ? body.items : undefined;
       },
       90_000,
@@ -129,7 +135,9 @@ describe('API → workflow → dev outbox', () => {
     const listed = await waitFor(
       'the workflow in visibility',
       async () => {
-        for await (const wf of env.client.workflow.list({ query: `CareCircleId = "${circle.id}" AND ExecutionStatus = "Running"` })) {
+        for await (const wf of env.client.workflow.list({
+          query: `CareCircleId = "${circle.id}" AND ExecutionStatus = "Running"`,
+        })) {
           return wf.workflowId;
         }
         return undefined;
@@ -157,12 +165,54 @@ describe('API → workflow → dev outbox', () => {
     ).json()) as { id: string };
 
     const cases: { body: unknown; status: number; path?: string }[] = [
-      { body: { careCircleId: circle.id, patientId: family.id, name: 'X', schedule: { times: ['08:00'] } }, status: 400, path: 'patientId' },
-      { body: { careCircleId: circle.id, patientId: family.id, name: 'X', schedule: { times: ['8am'] } }, status: 400, path: 'schedule.times.0' },
-      { body: { careCircleId: circle.id, patientId: family.id, name: 'X', schedule: { times: ['08:00'], timezone: 'Mars/Olympus' } }, status: 400, path: 'schedule.timezone' },
-      { body: { careCircleId: circle.id, patientId: family.id, name: 'X', schedule: { times: ['08:00'], startDate: '2027-02-01', endDate: '2027-01-01' } }, status: 400, path: 'schedule.endDate' },
-      { body: { careCircleId: circle.id, patientId: family.id, name: 'X', schedule: { times: ['08:00'], endDate: '2020-01-01' } }, status: 400 },
-      { body: { careCircleId: '9b2f6b1e-4a5c-4d2e-9f3a-1b2c3d4e5f60', patientId: family.id, name: 'X', schedule: { times: ['08:00'] } }, status: 404 },
+      {
+        body: { careCircleId: circle.id, patientId: family.id, name: 'X', schedule: { times: ['08:00'] } },
+        status: 400,
+        path: 'patientId',
+      },
+      {
+        body: { careCircleId: circle.id, patientId: family.id, name: 'X', schedule: { times: ['8am'] } },
+        status: 400,
+        path: 'schedule.times.0',
+      },
+      {
+        body: {
+          careCircleId: circle.id,
+          patientId: family.id,
+          name: 'X',
+          schedule: { times: ['08:00'], timezone: 'Mars/Olympus' },
+        },
+        status: 400,
+        path: 'schedule.timezone',
+      },
+      {
+        body: {
+          careCircleId: circle.id,
+          patientId: family.id,
+          name: 'X',
+          schedule: { times: ['08:00'], startDate: '2027-02-01', endDate: '2027-01-01' },
+        },
+        status: 400,
+        path: 'schedule.endDate',
+      },
+      {
+        body: {
+          careCircleId: circle.id,
+          patientId: family.id,
+          name: 'X',
+          schedule: { times: ['08:00'], endDate: '2020-01-01' },
+        },
+        status: 400,
+      },
+      {
+        body: {
+          careCircleId: '9b2f6b1e-4a5c-4d2e-9f3a-1b2c3d4e5f60',
+          patientId: family.id,
+          name: 'X',
+          schedule: { times: ['08:00'] },
+        },
+        status: 404,
+      },
       { body: [1, 2, 3], status: 400 },
     ];
     for (const c of cases) {
@@ -174,9 +224,17 @@ describe('API → workflow → dev outbox', () => {
         expect(problem.errors.map((e) => e.path)).toContain(c.path);
       }
     }
-    const malformed = await app.request('/v1/medications', { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"name": ' });
+    const malformed = await app.request('/v1/medications', {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: '{"name": ',
+    });
     expect(malformed.status).toBe(400);
-    const notJson = await app.request('/v1/medications', { method: 'POST', headers: { 'content-type': 'text/plain' }, body: 'hi' });
+    const notJson = await app.request('/v1/medications', {
+      method: 'POST',
+      headers: { 'content-type': 'text/plain' },
+      body: 'hi',
+    });
     expect(notJson.status).toBe(415);
     const huge = await post('/v1/care-circles', { name: 'x'.repeat(100_000) });
     expect(huge.status).toBe(413);

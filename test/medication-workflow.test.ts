@@ -11,7 +11,7 @@ import { bundleWorkflowCode, Worker, type WorkflowBundleWithSourceMap } from '@t
 import { DateTime } from 'luxon';
 import fs from 'node:fs';
 import path from 'node:path';
-import { historyToJSON } from '@temporalio/common/lib/proto-utils';
+import { historyToJSON } from '@temporalio/common/lib/proto-utils.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { historiesDir } from './helpers/histories.ts';
 import type { Activities, DosePlan } from '../activities/index.ts';
@@ -110,12 +110,18 @@ describe('medicationReminderWorkflow', () => {
     );
 
     const expected: string[] = [];
-    for (let d = DateTime.fromISO(`${year}-03-06`, { zone: 'America/New_York' }); d.toISODate()! <= `${year}-03-16`; d = d.plus({ days: 1 })) {
+    for (
+      let d = DateTime.fromISO(`${year}-03-06`, { zone: 'America/New_York' });
+      d.toISODate()! <= `${year}-03-16`;
+      d = d.plus({ days: 1 })
+    ) {
       expected.push(d.set({ hour: 8 }).toUTC().toISO()!, d.set({ hour: 20 }).toUTC().toISO()!);
     }
     expect(recorded.planned.map((p) => p.doseAt)).toEqual(expected);
     // The UTC hour of the 08:00 dose moves from 13:00 to 12:00 when DST starts.
-    expect(new Set(expected.filter((_, i) => i % 2 === 0).map((t) => t.slice(11, 16)))).toEqual(new Set(['13:00', '12:00']));
+    expect(new Set(expected.filter((_, i) => i % 2 === 0).map((t) => t.slice(11, 16)))).toEqual(
+      new Set(['13:00', '12:00']),
+    );
     // Each activity was scheduled at its dose time (the timer fired then, not earlier or later).
     for (const p of recorded.planned) {
       const lateness = p.scheduledAt - Date.parse(p.doseAt);
@@ -162,7 +168,9 @@ describe('medicationReminderWorkflow', () => {
       const status = await handle.query(medicationStatusQuery);
       expect(status.remindersSent).toBeGreaterThanOrEqual(2);
       expect(recorded.deadLetters).toHaveLength(status.remindersSent);
-      expect(recorded.deadLetters.every((d) => d.errorType === 'PermanentDeliveryError' && d.dedupeKey.endsWith(':push'))).toBe(true);
+      expect(
+        recorded.deadLetters.every((d) => d.errorType === 'PermanentDeliveryError' && d.dedupeKey.endsWith(':push')),
+      ).toBe(true);
       expect(recorded.delivered.filter((k) => k.endsWith(':email'))).toHaveLength(status.remindersSent);
       expect((await handle.describe()).status.name).toBe('RUNNING');
       await handle.terminate();

@@ -27,6 +27,8 @@ describe('replay of recorded histories', () => {
     }));
     const results = [];
     for await (const result of Worker.runReplayHistories({ workflowsPath }, histories)) results.push(result);
-    expect(results.map((r) => [r.workflowId, r.error?.message ?? null])).toEqual(histories.map((h) => [h.workflowId, null]));
+    expect(results.map((r) => [r.workflowId, r.error?.message ?? null])).toEqual(
+      histories.map((h) => [h.workflowId, null]),
+    );
   });
 });

@@ -25,13 +25,21 @@ describe('nextDoseAfter', () => {
       '2026-03-09T08:00:00.000-04:00',
     ]);
     const fall = upcomingDoses(s, at('2026-10-31T12:00:00-04:00'), 3).map((d) => iso(d));
-    expect(fall).toEqual(['2026-10-31T20:00:00.000-04:00', '2026-11-01T08:00:00.000-05:00', '2026-11-01T20:00:00.000-05:00']);
+    expect(fall).toEqual([
+      '2026-10-31T20:00:00.000-04:00',
+      '2026-11-01T08:00:00.000-05:00',
+      '2026-11-01T20:00:00.000-05:00',
+    ]);
   });
 
   it('fires a time inside the spring-forward gap once, shifted by the gap', () => {
     const s: MedicationSchedule = { times: ['02:30'], timezone: NY };
     const doses = upcomingDoses(s, at('2026-03-07T12:00:00-05:00'), 3).map((d) => iso(d));
-    expect(doses).toEqual(['2026-03-08T03:30:00.000-04:00', '2026-03-09T02:30:00.000-04:00', '2026-03-10T02:30:00.000-04:00']);
+    expect(doses).toEqual([
+      '2026-03-08T03:30:00.000-04:00',
+      '2026-03-09T02:30:00.000-04:00',
+      '2026-03-10T02:30:00.000-04:00',
+    ]);
   });
 
   it('fires a time inside the fall-back overlap once, at its first occurrence', () => {
@@ -65,8 +73,17 @@ describe('nextDoseAfter', () => {
   });
 
   it('never repeats or skips a day, and every dose is at its local time (property)', () => {
-    const zones = ['America/New_York', 'Europe/London', 'Australia/Lord_Howe', 'Asia/Kolkata', 'America/Santiago', 'Pacific/Apia', 'UTC'];
-    const time = fc.tuple(fc.integer({ min: 0, max: 23 }), fc.integer({ min: 0, max: 59 }))
+    const zones = [
+      'America/New_York',
+      'Europe/London',
+      'Australia/Lord_Howe',
+      'Asia/Kolkata',
+      'America/Santiago',
+      'Pacific/Apia',
+      'UTC',
+    ];
+    const time = fc
+      .tuple(fc.integer({ min: 0, max: 23 }), fc.integer({ min: 0, max: 59 }))
       .map(([h, m]) => `${String(h).padStart(2, '0')}:${String(m).padStart(2, '0')}`);
     fc.assert(
       fc.property(

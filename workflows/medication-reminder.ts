@@ -46,7 +46,12 @@ const bookkeeping = proxyActivities<Activities>({
 /** Delivery follows the seed's policy for medication reminders: 2 attempts, 5 minutes apart. */
 const delivery = proxyActivities<Activities>({
   startToCloseTimeout: '1 minute',
-  retry: { maximumAttempts: 2, initialInterval: '5 minutes', backoffCoefficient: 1, nonRetryableErrorTypes: ['PermanentDeliveryError'] },
+  retry: {
+    maximumAttempts: 2,
+    initialInterval: '5 minutes',
+    backoffCoefficient: 1,
+    nonRetryableErrorTypes: ['PermanentDeliveryError'],
+  },
 });
 
 /** Hand over to a fresh run well before the history grows large. */

@@ -40,7 +40,9 @@ export function medicationRoutes({ prisma, temporal, taskQueue }: ApiDeps): Hono
       throw validationFailed([{ path: 'patientId', message: 'must be a member of the care circle' }]);
     }
     if (patient.role !== 'patient') {
-      throw validationFailed([{ path: 'patientId', message: `must be a member with role patient (is ${patient.role})` }]);
+      throw validationFailed([
+        { path: 'patientId', message: `must be a member with role patient (is ${patient.role})` },
+      ]);
     }
 
     const schedule: MedicationSchedule = { ...body.schedule, timezone: body.schedule.timezone ?? patient.timezone };
@@ -61,16 +63,19 @@ export function medicationRoutes({ prisma, temporal, taskQueue }: ApiDeps): Hono
       },
     });
     try {
-      await temporal.workflow.start<(input: MedicationReminderInput) => Promise<MedicationReminderStatus>>(WORKFLOW_TYPE, {
-        workflowId,
-        taskQueue,
-        args: [{ medicationId: id, schedule }],
-        workflowIdReusePolicy: WorkflowIdReusePolicy.REJECT_DUPLICATE,
-        typedSearchAttributes: [
-          { key: CareCircleId, value: circle.id },
-          { key: PatientId, value: patient.id },
-        ],
-      });
+      await temporal.workflow.start<(input: MedicationReminderInput) => Promise<MedicationReminderStatus>>(
+        WORKFLOW_TYPE,
+        {
+          workflowId,
+          taskQueue,
+          args: [{ medicationId: id, schedule }],
+          workflowIdReusePolicy: WorkflowIdReusePolicy.REJECT_DUPLICATE,
+          typedSearchAttributes: [
+            { key: CareCircleId, value: circle.id },
+            { key: PatientId, value: patient.id },
+          ],
+        },
+      );
     } catch (err) {
       // Nothing half-done: without its workflow the medication must not exist either.
       await prisma.medication.delete({ where: { id } });
@@ -109,7 +114,9 @@ export function medicationRoutes({ prisma, temporal, taskQueue }: ApiDeps): Hono
       await temporal.workflow.getHandle(medication.workflowId).cancel();
     } catch (err) {
       if (!(err instanceof WorkflowNotFoundError)) {
-        throw unavailable(`Medication cancelled, but its workflow could not be stopped yet; retry the request: ${(err as Error).message}`);
+        throw unavailable(
+          `Medication cancelled, but its workflow could not be stopped yet; retry the request: ${(err as Error).message}`,
+        );
       }
     }
     return c.json(present(cancelled, null));
