@@ -3,10 +3,9 @@
  * fresh state by id and is idempotent: Temporal may run it more than once.
  */
 import { Context } from '@temporalio/activity';
-import type { Channel, PrismaClient } from '../shared/db.ts';
-import { doseDedupeKey } from '../shared/ids.ts';
-import { doseReminderText } from '../shared/messages.ts';
-import type { MedicationSchedule } from '../shared/schedule.ts';
+import type { Channel, Member, Prisma, PrismaClient, PushToken } from '../shared/db.ts';
+import { doseFollowUpText, doseReminderText, missedDoseAlertText, refillText } from '../shared/messages.ts';
+import { dosesPerDay, type MedicationSchedule } from '../shared/schedule.ts';
 
 export interface DoseRef {
   medicationId: string;
@@ -15,65 +14,118 @@ export interface DoseRef {
 }
 
 export type DosePlan =
-  | { status: 'skipped'; reason: 'medication_deleted' | 'medication_inactive' | 'already_sent' }
+  | { status: 'skipped'; reason: 'medication_deleted' | 'medication_inactive' | 'already_sent' | 'dose_closed' }
   /** Dedupe keys of the notifications still to deliver (one per recipient × channel). */
   | { status: 'planned'; deliveries: string[] };
 
+type Recipient = Member & { pushTokens: PushToken[] };
+
+/** The channels a member can be reached on now: their preferences, minus what they lack. */
+function reachableChannels(member: Recipient): Channel[] {
+  return member.channels.filter((channel: Channel) => {
+    if (channel === 'push') return member.pushTokens.length > 0;
+    if (channel === 'email') return Boolean(member.email);
+    return true;
+  });
+}
+
+/**
+ * Writes one pending notification per recipient × channel (idempotent on the dedupe key) and
+ * returns the keys not yet sent.
+ */
+async function planNotifications(
+  prisma: PrismaClient,
+  recipients: Recipient[],
+  data: { kind: string; keyPrefix: string; medicationId: string; doseAt: Date | null; title: string; body: string },
+): Promise<{ pending: string[]; channels: number }> {
+  const pending: string[] = [];
+  let channels = 0;
+  for (const recipient of recipients) {
+    for (const channel of reachableChannels(recipient)) {
+      channels++;
+      const dedupeKey = `${data.keyPrefix}:${recipient.id}:${channel}`;
+      const row = await prisma.notificationLog.upsert({
+        where: { dedupeKey },
+        create: {
+          dedupeKey,
+          kind: data.kind,
+          recipientId: recipient.id,
+          channel,
+          medicationId: data.medicationId,
+          doseAt: data.doseAt,
+          title: data.title,
+          body: data.body,
+        },
+        update: {},
+      });
+      if (row.status === 'pending') pending.push(dedupeKey);
+    }
+  }
+  return { pending, channels };
+}
+
+const withTokens = { pushTokens: { where: { active: true } } } as const;
+
 export function createMedicationReminderActivities(prisma: PrismaClient) {
+  async function loadActive(medicationId: string) {
+    const medication = await prisma.medication.findUnique({
+      where: { id: medicationId },
+      include: { patient: { include: withTokens } },
+    });
+    if (!medication) return { ok: false as const, skip: 'medication_deleted' as const };
+    if (medication.status !== 'active') return { ok: false as const, skip: 'medication_inactive' as const };
+    const schedule = medication.schedule as unknown as MedicationSchedule;
+    return { ok: true as const, medication, schedule, timezone: schedule.timezone ?? medication.patient.timezone };
+  }
+
+  async function caregiversOf(careCircleId: string): Promise<Recipient[]> {
+    return prisma.member.findMany({ where: { careCircleId, role: 'caregiver' }, include: withTokens });
+  }
+
   return {
     /**
      * Decides who gets which reminder for one dose and writes those notifications as pending
      * rows. Re-running it finds the rows already there and returns only what is still unsent.
+     * `follow_up` is the repeat reminder sent when a dose is still unconfirmed half-way through
+     * its window (or when a snooze ends).
      */
-    async planDoseReminder({ medicationId, doseAt }: DoseRef): Promise<DosePlan> {
-      const medication = await prisma.medication.findUnique({
-        where: { id: medicationId },
-        include: { patient: { include: { pushTokens: { where: { active: true } } } } },
-      });
-      if (!medication) return { status: 'skipped', reason: 'medication_deleted' };
-      if (medication.status !== 'active') return { status: 'skipped', reason: 'medication_inactive' };
-
+    async planDoseReminder({
+      medicationId,
+      doseAt,
+      stage = 'reminder',
+    }: DoseRef & { stage?: 'reminder' | 'follow_up' }): Promise<DosePlan> {
+      const loaded = await loadActive(medicationId);
+      if (!loaded.ok) return { status: 'skipped', reason: loaded.skip };
+      const { medication, timezone } = loaded;
       const at = new Date(doseAt);
-      await prisma.doseEvent.upsert({
+
+      const dose = await prisma.doseEvent.upsert({
         where: { medicationId_scheduledAt: { medicationId, scheduledAt: at } },
         create: { medicationId, scheduledAt: at },
         update: {},
       });
-
-      const patient = medication.patient;
-      const schedule = medication.schedule as unknown as MedicationSchedule;
-      const { title, body } = doseReminderText({
-        medicationName: medication.name,
-        dosage: medication.dosage,
-        doseAt: at,
-        timezone: schedule.timezone ?? patient.timezone,
-      });
-      const channels = patient.channels.filter((channel: Channel) => {
-        if (channel === 'push') return patient.pushTokens.length > 0;
-        if (channel === 'email') return Boolean(patient.email);
-        return true;
-      });
-
-      const pending: string[] = [];
-      for (const channel of channels) {
-        const dedupeKey = doseDedupeKey(medicationId, at, patient.id, channel);
-        const row = await prisma.notificationLog.upsert({
-          where: { dedupeKey },
-          create: {
-            dedupeKey,
-            kind: 'dose_reminder',
-            recipientId: patient.id,
-            channel,
-            medicationId,
-            doseAt: at,
-            title,
-            body,
-          },
-          update: {},
-        });
-        if (row.status === 'pending') pending.push(dedupeKey);
+      if (stage === 'follow_up' && ['taken', 'skipped', 'missed'].includes(dose.status)) {
+        return { status: 'skipped', reason: 'dose_closed' };
       }
-      if (pending.length === 0 && channels.length > 0) return { status: 'skipped', reason: 'already_sent' };
+
+      const text =
+        stage === 'reminder'
+          ? doseReminderText({ medicationName: medication.name, dosage: medication.dosage, doseAt: at, timezone })
+          : doseFollowUpText({ medicationName: medication.name, doseAt: at, timezone });
+      // The snooze count is part of a follow-up's key: each snooze earns one repeat reminder.
+      const round = stage === 'follow_up' ? `:${dose.snoozedUntil?.toISOString() ?? 'window'}` : '';
+      const keyPrefix =
+        stage === 'reminder'
+          ? `dose:${medicationId}:${at.toISOString()}`
+          : `dose-followup:${medicationId}:${at.toISOString()}${round}`;
+      const { pending, channels } = await planNotifications(prisma, [medication.patient], {
+        kind: stage === 'reminder' ? 'dose_reminder' : 'dose_follow_up',
+        keyPrefix,
+        medicationId,
+        doseAt: at,
+        ...text,
+      });
+      if (pending.length === 0 && channels > 0) return { status: 'skipped', reason: 'already_sent' };
       return { status: 'planned', deliveries: pending };
     },
 
@@ -81,6 +133,114 @@ export function createMedicationReminderActivities(prisma: PrismaClient) {
       await prisma.doseEvent.updateMany({
         where: { medicationId, scheduledAt: new Date(doseAt), status: 'scheduled' },
         data: { status: 'reminded', remindedAt: new Date() },
+      });
+    },
+
+    /**
+     * Nobody confirmed the dose within its window: record it missed and plan the caregivers'
+     * alert on their preferred channels. An acknowledgement that won the race keeps its status.
+     */
+    async recordDoseMissed({ medicationId, doseAt }: DoseRef): Promise<{ deliveries: string[] }> {
+      const at = new Date(doseAt);
+      const updated = await prisma.doseEvent.updateMany({
+        where: { medicationId, scheduledAt: at, status: { in: ['scheduled', 'reminded', 'snoozed'] } },
+        data: { status: 'missed' },
+      });
+      const dose = await prisma.doseEvent.findUnique({
+        where: { medicationId_scheduledAt: { medicationId, scheduledAt: at } },
+      });
+      if (updated.count === 0 && dose?.status !== 'missed') return { deliveries: [] };
+      const loaded = await loadActive(medicationId);
+      if (!loaded.ok) return { deliveries: [] };
+      const { medication, timezone } = loaded;
+      const text = missedDoseAlertText({
+        patientName: medication.patient.name,
+        medicationName: medication.name,
+        doseAt: at,
+        timezone,
+      });
+      const { pending } = await planNotifications(prisma, await caregiversOf(medication.careCircleId), {
+        kind: 'dose_missed',
+        keyPrefix: `dose-missed:${medicationId}:${at.toISOString()}`,
+        medicationId,
+        doseAt: at,
+        ...text,
+      });
+      return { deliveries: pending };
+    },
+
+    /**
+     * Records taken / skipped / snoozed (and who said so). A dose taken uses up pills; when the
+     * supply falls under the refill threshold the caregivers' refill reminder is planned, once per
+     * supply.
+     */
+    async recordDoseAcknowledgement(input: {
+      medicationId: string;
+      doseAt: string;
+      action: 'taken' | 'skipped' | 'snoozed';
+      memberId: string;
+      snoozedUntil: string | null;
+      late: boolean;
+    }): Promise<{ refillDeliveries: string[] }> {
+      const at = new Date(input.doseAt);
+      const existing = await prisma.doseEvent.findUnique({
+        where: { medicationId_scheduledAt: { medicationId: input.medicationId, scheduledAt: at } },
+      });
+      // A retried activity must not take pills twice.
+      const alreadyRecorded =
+        existing?.status === input.action && existing.acknowledgedById === input.memberId && input.action !== 'snoozed';
+      const data = {
+        status: input.action,
+        acknowledgedById: input.memberId,
+        acknowledgedAt: new Date(),
+        snoozedUntil: input.snoozedUntil ? new Date(input.snoozedUntil) : null,
+        late: input.late,
+      } satisfies Prisma.DoseEventUncheckedUpdateInput;
+      await prisma.doseEvent.upsert({
+        where: { medicationId_scheduledAt: { medicationId: input.medicationId, scheduledAt: at } },
+        create: { medicationId: input.medicationId, scheduledAt: at, ...data },
+        update: data,
+      });
+      if (input.action !== 'taken' || alreadyRecorded) return { refillDeliveries: [] };
+      return { refillDeliveries: await useUpPills(input.medicationId) };
+    },
+
+    /** An as-needed (PRN) dose, logged when taken. */
+    async logAsNeededDose(input: { medicationId: string; memberId: string; takenAt: string }): Promise<void> {
+      const at = new Date(input.takenAt);
+      const existing = await prisma.doseEvent.findUnique({
+        where: { medicationId_scheduledAt: { medicationId: input.medicationId, scheduledAt: at } },
+      });
+      if (existing) return;
+      await prisma.doseEvent.create({
+        data: {
+          medicationId: input.medicationId,
+          scheduledAt: at,
+          status: 'taken',
+          source: 'as_needed',
+          acknowledgedById: input.memberId,
+          acknowledgedAt: new Date(),
+        },
+      });
+      await useUpPills(input.medicationId);
+    },
+
+    /** The workflow owns schedule and status: it writes them here when an Update changes them. */
+    async saveMedicationState(input: {
+      medicationId: string;
+      schedule?: MedicationSchedule;
+      status?: 'active' | 'paused';
+      escalationWindowMinutes?: number;
+    }): Promise<void> {
+      await prisma.medication.updateMany({
+        where: { id: input.medicationId, status: { in: ['active', 'paused'] } },
+        data: {
+          ...(input.schedule ? { schedule: input.schedule as object } : {}),
+          ...(input.status ? { status: input.status } : {}),
+          ...(input.escalationWindowMinutes !== undefined
+            ? { escalationWindowMinutes: input.escalationWindowMinutes }
+            : {}),
+        },
       });
     },
 
@@ -130,4 +290,32 @@ export function createMedicationReminderActivities(prisma: PrismaClient) {
       ]);
     },
   };
+
+  /** Takes a dose's pills from the supply; plans the refill reminder when it runs low. */
+  async function useUpPills(medicationId: string): Promise<string[]> {
+    const medication = await prisma.medication.findUnique({ where: { id: medicationId }, include: { patient: true } });
+    if (!medication || medication.pillCount === null) return [];
+    const pillCount = Math.max(0, medication.pillCount - medication.pillsPerDose);
+    await prisma.medication.update({ where: { id: medicationId }, data: { pillCount } });
+    const perDay = dosesPerDay(medication.schedule as unknown as MedicationSchedule) * medication.pillsPerDose;
+    if (perDay === 0) return [];
+    const daysLeft = pillCount / perDay;
+    if (daysLeft >= medication.refillThresholdDays) return [];
+    // The supply's alert is stamped once; its timestamp names the notifications, so a retried or
+    // later call finds them already sent instead of alerting again.
+    await prisma.medication.updateMany({
+      where: { id: medicationId, refillAlertedAt: null },
+      data: { refillAlertedAt: new Date() },
+    });
+    const current = await prisma.medication.findUniqueOrThrow({ where: { id: medicationId } });
+    const text = refillText({ patientName: medication.patient.name, medicationName: medication.name, daysLeft });
+    const { pending } = await planNotifications(prisma, await caregiversOf(medication.careCircleId), {
+      kind: 'refill_reminder',
+      keyPrefix: `refill:${medicationId}:${current.refillAlertedAt!.toISOString()}`,
+      medicationId,
+      doseAt: null,
+      ...text,
+    });
+    return pending;
+  }
 }

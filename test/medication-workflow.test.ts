@@ -3,9 +3,7 @@
  * these tests check real timer behaviour without sleeping. Activities are stand-ins that record
  * when the workflow asked for them; the real activities have their own tests.
  */
-import { Context } from '@temporalio/activity';
 import { WorkflowFailedError } from '@temporalio/client';
-import { ApplicationFailure } from '@temporalio/common';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { bundleWorkflowCode, Worker, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
 import { DateTime } from 'luxon';
@@ -14,7 +12,8 @@ import path from 'node:path';
 import { historyToJSON } from '@temporalio/common/lib/proto-utils.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { historiesDir } from './helpers/histories.ts';
-import type { Activities, DosePlan } from '../activities/index.ts';
+import type { Activities } from '../activities/index.ts';
+import { recordingActivities } from './helpers/medication-stubs.ts';
 import type { MedicationSchedule } from '../shared/schedule.ts';
 import { medicationReminderWorkflow, medicationStatusQuery } from '../workflows/index.ts';
 import { workflowsPath } from '../workers/medication-worker.ts';
@@ -40,39 +39,6 @@ async function maybeRecord(name: string, workflowId: string): Promise<void> {
   const history = await env.client.workflow.getHandle(workflowId).fetchHistory();
   const file = path.join(historiesDir, `${name}.json`);
   fs.writeFileSync(file, historyToJSON(history) + '\n');
-}
-
-interface Recorded {
-  planned: { doseAt: string; scheduledAt: number }[];
-  delivered: string[];
-  deadLetters: { dedupeKey: string; errorType: string | null }[];
-  completed: number;
-}
-
-/** Activities that record what the workflow asked for, and when (on the workflow's clock). */
-function recordingActivities(failChannel?: string): { activities: Activities; recorded: Recorded } {
-  const recorded: Recorded = { planned: [], delivered: [], deadLetters: [], completed: 0 };
-  const activities = {
-    async planDoseReminder({ doseAt }: { medicationId: string; doseAt: string }): Promise<DosePlan> {
-      recorded.planned.push({ doseAt, scheduledAt: Context.current().info.scheduledTimestampMs });
-      return { status: 'planned', deliveries: [`${doseAt}:push`, `${doseAt}:email`] };
-    },
-    async deliverNotification({ dedupeKey }: { dedupeKey: string }) {
-      if (failChannel && dedupeKey.endsWith(failChannel)) {
-        throw ApplicationFailure.nonRetryable('token unregistered', 'PermanentDeliveryError');
-      }
-      recorded.delivered.push(dedupeKey);
-      return { status: 'sent' as const, providerMessageId: 'x' };
-    },
-    async markDoseReminded() {},
-    async completeMedication() {
-      recorded.completed++;
-    },
-    async recordDeadLetter(input: { dedupeKey: string; errorType: string | null }) {
-      recorded.deadLetters.push({ dedupeKey: input.dedupeKey, errorType: input.errorType });
-    },
-  } as unknown as Activities;
-  return { activities, recorded };
 }
 
 let queues = 0;
@@ -117,18 +83,18 @@ describe('medicationReminderWorkflow', () => {
     ) {
       expected.push(d.set({ hour: 8 }).toUTC().toISO()!, d.set({ hour: 20 }).toUTC().toISO()!);
     }
-    expect(recorded.planned.map((p) => p.doseAt)).toEqual(expected);
+    expect(recorded.reminders.map((p) => p.doseAt)).toEqual(expected);
     // The UTC hour of the 08:00 dose moves from 13:00 to 12:00 when DST starts.
     expect(new Set(expected.filter((_, i) => i % 2 === 0).map((t) => t.slice(11, 16)))).toEqual(
       new Set(['13:00', '12:00']),
     );
     // Each activity was scheduled at its dose time (the timer fired then, not earlier or later).
-    for (const p of recorded.planned) {
-      const lateness = p.scheduledAt - Date.parse(p.doseAt);
+    for (const p of recorded.reminders) {
+      const lateness = p.at - Date.parse(p.doseAt);
       expect(lateness).toBeGreaterThanOrEqual(0);
       expect(lateness).toBeLessThan(2_000);
     }
-    expect(recorded.delivered).toHaveLength(expected.length * 2);
+    expect(recorded.delivered.filter((k) => k.startsWith('reminder:'))).toHaveLength(expected.length * 2);
     expect(recorded.completed).toBe(1);
     expect(result.remindersSent).toBe(expected.length);
     await maybeRecord('medication-dst-spring', `med-dst-${year}`);
@@ -144,19 +110,19 @@ describe('medicationReminderWorkflow', () => {
         args: [{ medicationId: 'm2', schedule: { times: ['09:00'], timezone: 'Europe/Paris' } }],
       });
       await env.sleep('50 hours'); // two doses go out
-      const before = recorded.planned.length;
+      const before = recorded.reminders.length;
       expect(before).toBeGreaterThanOrEqual(2);
       await handle.cancel();
       await expect(handle.result()).rejects.toBeInstanceOf(WorkflowFailedError);
       await env.sleep('5 days');
-      expect(recorded.planned).toHaveLength(before);
+      expect(recorded.reminders).toHaveLength(before);
       expect((await handle.describe()).status.name).toBe('CANCELLED');
     });
     await maybeRecord('medication-cancelled', 'med-cancel');
   });
 
   it('dead-letters a failed channel and keeps the schedule running', async () => {
-    const { activities, recorded } = recordingActivities(':push');
+    const { activities, recorded } = recordingActivities({ failChannel: ':push' });
     const worker = await workerWith(activities);
     await worker.runUntil(async () => {
       const handle = await env.client.workflow.start(medicationReminderWorkflow, {
@@ -167,11 +133,16 @@ describe('medicationReminderWorkflow', () => {
       await env.sleep('36 hours');
       const status = await handle.query(medicationStatusQuery);
       expect(status.remindersSent).toBeGreaterThanOrEqual(2);
-      expect(recorded.deadLetters).toHaveLength(status.remindersSent);
+      // Reminders and their repeat reminders both fail on push; each becomes a dead letter.
+      expect(recorded.deadLetters.filter((d) => d.dedupeKey.startsWith('reminder:'))).toHaveLength(
+        status.remindersSent,
+      );
       expect(
         recorded.deadLetters.every((d) => d.errorType === 'PermanentDeliveryError' && d.dedupeKey.endsWith(':push')),
       ).toBe(true);
-      expect(recorded.delivered.filter((k) => k.endsWith(':email'))).toHaveLength(status.remindersSent);
+      expect(recorded.delivered.filter((k) => k.startsWith('reminder:') && k.endsWith(':email'))).toHaveLength(
+        status.remindersSent,
+      );
       expect((await handle.describe()).status.name).toBe('RUNNING');
       await handle.terminate();
     });

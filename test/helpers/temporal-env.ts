@@ -9,7 +9,7 @@ import {
   type TimeSkippingTestWorkflowEnvironmentOptions,
 } from '@temporalio/testing';
 import { temporal } from '@temporalio/proto';
-import { CareCircleId, NextDoseAt, PatientId } from '../../shared/search-attributes.ts';
+import { allSearchAttributeKeys } from '../../shared/search-attributes.ts';
 import { resolveTemporalCli, resolveTemporalTestServer } from '../../shared/temporal-binaries.ts';
 
 /**
@@ -27,11 +27,14 @@ export async function createTimeSkippingEnv(
   const { IndexedValueType } = temporal.api.enums.v1;
   await env.connection.operatorService.addSearchAttributes({
     namespace: env.namespace ?? 'default',
-    searchAttributes: {
-      CareCircleId: IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD,
-      PatientId: IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD,
-      NextDoseAt: IndexedValueType.INDEXED_VALUE_TYPE_DATETIME,
-    },
+    searchAttributes: Object.fromEntries(
+      allSearchAttributeKeys.map((key) => [
+        key.name,
+        key.type === 'DATETIME'
+          ? IndexedValueType.INDEXED_VALUE_TYPE_DATETIME
+          : IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD,
+      ]),
+    ),
   });
   return env;
 }
@@ -44,7 +47,7 @@ export function createLocalEnv(opts: LocalTestWorkflowEnvironmentOptions = {}): 
   return TestWorkflowEnvironment.createLocal({
     ...opts,
     server: {
-      searchAttributes: [CareCircleId, PatientId, NextDoseAt],
+      searchAttributes: allSearchAttributeKeys,
       ...opts.server,
       executable: { type: 'existing-path', path: resolveTemporalCli() },
     },

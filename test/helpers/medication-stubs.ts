@@ -1,0 +1,77 @@
+/**
+ * Stand-in activities for medication workflow tests: they record what the workflow asked for and
+ * when, on the workflow's (time-skipping) clock, and answer as the real ones would.
+ */
+import { Context } from '@temporalio/activity';
+import { ApplicationFailure } from '@temporalio/common';
+import type { Activities, DosePlan } from '../../activities/index.ts';
+
+export interface Call {
+  doseAt: string;
+  /** When the workflow scheduled the activity (its clock). */
+  at: number;
+}
+
+export interface Recorded {
+  reminders: Call[];
+  followUps: Call[];
+  missed: Call[];
+  acknowledgements: { doseAt: string; action: string; late: boolean }[];
+  delivered: string[];
+  deadLetters: { dedupeKey: string; errorType: string | null }[];
+  saved: Record<string, unknown>[];
+  completed: number;
+}
+
+export function recordingActivities(opts: { failChannel?: string; refillAfterTaken?: number } = {}): {
+  activities: Activities;
+  recorded: Recorded;
+} {
+  const recorded: Recorded = {
+    reminders: [],
+    followUps: [],
+    missed: [],
+    acknowledgements: [],
+    delivered: [],
+    deadLetters: [],
+    saved: [],
+    completed: 0,
+  };
+  const now = () => Context.current().info.scheduledTimestampMs;
+  let taken = 0;
+  const activities = {
+    async planDoseReminder({ doseAt, stage = 'reminder' }: { doseAt: string; stage?: string }): Promise<DosePlan> {
+      (stage === 'reminder' ? recorded.reminders : recorded.followUps).push({ doseAt, at: now() });
+      return { status: 'planned', deliveries: [`${stage}:${doseAt}:push`, `${stage}:${doseAt}:email`] };
+    },
+    async deliverNotification({ dedupeKey }: { dedupeKey: string }) {
+      if (opts.failChannel && dedupeKey.endsWith(opts.failChannel)) {
+        throw ApplicationFailure.nonRetryable('token unregistered', 'PermanentDeliveryError');
+      }
+      recorded.delivered.push(dedupeKey);
+      return { status: 'sent' as const, providerMessageId: 'x' };
+    },
+    async markDoseReminded() {},
+    async recordDoseMissed({ doseAt }: { doseAt: string }) {
+      recorded.missed.push({ doseAt, at: now() });
+      return { deliveries: [`missed:${doseAt}:caregiver:push`] };
+    },
+    async recordDoseAcknowledgement(input: { doseAt: string; action: string; late: boolean }) {
+      recorded.acknowledgements.push({ doseAt: input.doseAt, action: input.action, late: input.late });
+      if (input.action === 'taken') taken++;
+      const refill = opts.refillAfterTaken !== undefined && taken === opts.refillAfterTaken;
+      return { refillDeliveries: refill ? ['refill:caregiver:email'] : [] };
+    },
+    async logAsNeededDose() {},
+    async saveMedicationState(input: Record<string, unknown>) {
+      recorded.saved.push(input);
+    },
+    async completeMedication() {
+      recorded.completed++;
+    },
+    async recordDeadLetter(input: { dedupeKey: string; errorType: string | null }) {
+      recorded.deadLetters.push({ dedupeKey: input.dedupeKey, errorType: input.errorType });
+    },
+  } as unknown as Activities;
+  return { activities, recorded };
+}
