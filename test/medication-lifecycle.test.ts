@@ -1,0 +1,356 @@
+/**
+ * What caregivers do with a running schedule, on the time-skipping server: acknowledge, snooze,
+ * let a dose slip (escalation), pause and resume, edit, travel, log as-needed doses, and run for a
+ * year across continue-as-new. Activities are recording stand-ins (test/helpers/medication-stubs.ts).
+ */
+import { WorkflowUpdateFailedError, type WorkflowHandle } from '@temporalio/client';
+import type { TestWorkflowEnvironment } from '@temporalio/testing';
+import { bundleWorkflowCode, Worker, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
+import { DateTime } from 'luxon';
+import { afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import type { Activities } from '../activities/index.ts';
+import type { MedicationSchedule } from '../shared/schedule.ts';
+import {
+  acknowledgeDoseUpdate,
+  changeScheduleUpdate,
+  changeTimezoneUpdate,
+  logAsNeededDoseUpdate,
+  medicationReminderWorkflow,
+  medicationStatusQuery,
+  pauseUpdate,
+  resumeUpdate,
+  upcomingDosesQuery,
+} from '../workflows/index.ts';
+import { workflowsPath } from '../workers/medication-worker.ts';
+import { recordingActivities, type Recorded } from './helpers/medication-stubs.ts';
+import { createTimeSkippingEnv } from './helpers/temporal-env.ts';
+
+let env: TestWorkflowEnvironment;
+let bundle: WorkflowBundleWithSourceMap;
+let queue = 0;
+
+beforeAll(async () => {
+  bundle = await bundleWorkflowCode({ workflowsPath });
+});
+// A fresh test server per test (≈0.3 s): the Java time-skipping server can stay locked after a
+// test ends with work in flight, which would stall the next test's clock.
+beforeEach(async () => {
+  env = await createTimeSkippingEnv();
+});
+afterEach(async () => {
+  await env?.teardown();
+});
+
+type Handle = WorkflowHandle<typeof medicationReminderWorkflow>;
+
+/** Runs `body` with a worker and a fresh schedule whose first dose is `firstDoseInMs` away. */
+async function withSchedule(
+  schedule: (now: DateTime) => MedicationSchedule,
+  body: (ctx: { handle: Handle; recorded: Recorded; now: DateTime }) => Promise<void>,
+  opts: { escalationWindowMinutes?: number; refillAfterTaken?: number } = {},
+): Promise<void> {
+  const { activities, recorded } = recordingActivities(opts);
+  const taskQueue = `lifecycle-${++queue}`;
+  const worker = await Worker.create({
+    connection: env.nativeConnection,
+    taskQueue,
+    workflowBundle: bundle,
+    activities: activities as Activities,
+  });
+  const now = DateTime.fromMillis(await env.currentTimeMs(), { zone: 'UTC' });
+  await worker.runUntil(async () => {
+    const handle = await env.client.workflow.start(medicationReminderWorkflow, {
+      workflowId: `lifecycle-${queue}`,
+      taskQueue,
+      args: [
+        {
+          medicationId: `m-${queue}`,
+          schedule: schedule(now),
+          ...(opts.escalationWindowMinutes ? { escalationWindowMinutes: opts.escalationWindowMinutes } : {}),
+        },
+      ],
+    });
+    await body({ handle, recorded, now });
+    await handle.terminate().catch(() => {});
+  });
+}
+
+/** A daily time a little after the test server's current time, so the first dose comes soon. */
+const soon = (now: DateTime, minutes = 10) => now.plus({ minutes }).toFormat('HH:mm');
+const minutes = (n: number) => n * 60_000;
+/** Activity start times match their timers to within the time it takes to process a workflow task. */
+function expectAtTimes(actual: number[], expected: number[]): void {
+  expect(actual).toHaveLength(expected.length);
+  actual.forEach((a, i) => {
+    expect(a - expected[i]!).toBeGreaterThanOrEqual(0);
+    expect(a - expected[i]!).toBeLessThan(1_000);
+  });
+}
+const rejection = <T>(p: Promise<T>) =>
+  p.then(
+    () => 'accepted',
+    (e: unknown) => (e instanceof WorkflowUpdateFailedError ? String(e.cause?.message) : String(e)),
+  );
+
+describe('dose acknowledgement and escalation', () => {
+  it('a dose taken in time is closed: no repeat reminder, no caregiver alert', async () => {
+    await withSchedule(
+      (now) => ({ times: [soon(now)], timezone: 'UTC' }),
+      async ({ handle, recorded }) => {
+        await env.sleep('11 minutes');
+        expect(recorded.reminders).toHaveLength(1);
+        const doseAt = recorded.reminders[0]!.doseAt;
+        expect((await handle.query(medicationStatusQuery)).openDoses.map((d) => d.doseAt)).toEqual([doseAt]);
+        const ack = await handle.executeUpdate(acknowledgeDoseUpdate, {
+          args: [{ doseAt, action: 'taken', memberId: 'patient-1' }],
+        });
+        expect(ack).toEqual({ doseAt, status: 'taken', snoozedUntil: null, late: false });
+        await env.sleep('2 hours');
+        expect(recorded.followUps).toHaveLength(0);
+        expect(recorded.missed).toHaveLength(0);
+        expect((await handle.query(medicationStatusQuery)).openDoses).toEqual([]);
+        // Closed doses stay closed.
+        expect(
+          await rejection(
+            handle.executeUpdate(acknowledgeDoseUpdate, { args: [{ doseAt, action: 'skipped', memberId: 'p' }] }),
+          ),
+        ).toContain('already closed as taken');
+      },
+    );
+  });
+
+  it('an unconfirmed dose gets one repeat reminder half-way, then caregivers are alerted and it is missed', async () => {
+    await withSchedule(
+      (now) => ({ times: [soon(now)], timezone: 'UTC' }),
+      async ({ handle, recorded }) => {
+        await env.sleep('2 hours');
+        const doseAt = Date.parse(recorded.reminders[0]!.doseAt);
+        expectAtTimes(
+          recorded.followUps.map((c) => c.at - doseAt),
+          [minutes(15)],
+        );
+        expectAtTimes(
+          recorded.missed.map((c) => c.at - doseAt),
+          [minutes(30)],
+        );
+        expect(recorded.delivered).toContain(`missed:${recorded.reminders[0]!.doseAt}:caregiver:push`);
+        // A missed dose may still be logged late.
+        const late = await handle.executeUpdate(acknowledgeDoseUpdate, {
+          args: [{ doseAt: recorded.reminders[0]!.doseAt, action: 'taken', memberId: 'caregiver-1' }],
+        });
+        expect(late.late).toBe(true);
+        expect(recorded.acknowledgements.at(-1)).toEqual({ doseAt: late.doseAt, action: 'taken', late: true });
+      },
+    );
+  });
+
+  it('honours a per-medication window', async () => {
+    await withSchedule(
+      (now) => ({ times: [soon(now)], timezone: 'UTC' }),
+      async ({ recorded }) => {
+        await env.sleep('3 hours');
+        const doseAt = Date.parse(recorded.reminders[0]!.doseAt);
+        expectAtTimes(
+          recorded.followUps.map((c) => c.at - doseAt),
+          [minutes(30)],
+        );
+        expectAtTimes(
+          recorded.missed.map((c) => c.at - doseAt),
+          [minutes(60)],
+        );
+      },
+      { escalationWindowMinutes: 60 },
+    );
+  });
+
+  it('a snooze reminds again at the snooze time and moves the caregiver alert after it', async () => {
+    await withSchedule(
+      (now) => ({ times: [soon(now)], timezone: 'UTC' }),
+      async ({ handle, recorded }) => {
+        await env.sleep('12 minutes'); // the dose went out 2 minutes ago
+        const doseAt = recorded.reminders[0]!.doseAt;
+        const snoozed = await handle.executeUpdate(acknowledgeDoseUpdate, {
+          args: [{ doseAt, action: 'snoozed', snoozeMinutes: 20, memberId: 'patient-1' }],
+        });
+        const until = Date.parse(snoozed.snoozedUntil!);
+        await env.sleep('2 hours');
+        expectAtTimes(
+          recorded.followUps.map((c) => c.at),
+          [until],
+        );
+        expectAtTimes(
+          recorded.missed.map((c) => c.at),
+          [until + minutes(15)],
+        );
+      },
+    );
+  });
+
+  it('rejects unknown, future and malformed acknowledgements with a clear message', async () => {
+    await withSchedule(
+      (now) => ({ times: [soon(now)], timezone: 'UTC' }),
+      async ({ handle, recorded }) => {
+        await env.sleep('11 minutes');
+        const doseAt = recorded.reminders[0]!.doseAt;
+        const ack = (input: object) =>
+          rejection(handle.executeUpdate(acknowledgeDoseUpdate, { args: [{ memberId: 'p', ...input } as never] }));
+        expect(await ack({ doseAt: '2020-01-01T00:00:00Z', action: 'taken' })).toContain('No dose of this medication');
+        expect(await ack({ doseAt: '2999-01-01T00:00:00Z', action: 'taken' })).toContain('not due yet');
+        expect(await ack({ doseAt: 'yesterday', action: 'taken' })).toContain('is not an instant');
+        expect(await ack({ doseAt, action: 'snoozed', snoozeMinutes: 0 })).toContain('snoozeMinutes must be between');
+        expect(await ack({ doseAt, action: 'snoozed', snoozeMinutes: 10 })).toBe('accepted');
+        // Rejected updates leave no trace: only the accepted snooze reached the activities.
+        expect(recorded.acknowledgements.map((a) => a.action)).toEqual(['snoozed']);
+      },
+    );
+  });
+});
+
+describe('changing a running schedule', () => {
+  it('pause sends nothing; resume does not catch up the paused doses', async () => {
+    await withSchedule(
+      (now) => ({ times: [soon(now, 60)], timezone: 'UTC' }),
+      async ({ handle, recorded }) => {
+        const paused = await handle.executeUpdate(pauseUpdate);
+        expect(paused.state).toBe('paused');
+        expect(await handle.query(upcomingDosesQuery, { fromMs: await env.currentTimeMs(), count: 5 })).toEqual([]);
+        await env.sleep('3 days');
+        expect(recorded.reminders).toHaveLength(0);
+        await handle.executeUpdate(resumeUpdate);
+        const resumedAt = await env.currentTimeMs();
+        await env.sleep('24 hours');
+        expect(recorded.reminders).toHaveLength(1);
+        expect(Date.parse(recorded.reminders[0]!.doseAt)).toBeGreaterThan(resumedAt);
+        expect(recorded.saved.map((s) => s.status)).toEqual(['paused', 'active']);
+      },
+    );
+  });
+
+  it('an edited schedule never fires the old times (no ghosts)', async () => {
+    await withSchedule(
+      (now) => ({ times: [soon(now, 30)], timezone: 'UTC' }),
+      async ({ handle, recorded, now }) => {
+        const oldTime = soon(now, 30);
+        const newTime = soon(now, 90);
+        await handle.executeUpdate(changeScheduleUpdate, {
+          args: [{ schedule: { times: [newTime], timezone: 'UTC' } }],
+        });
+        await env.sleep('3 days');
+        const times = recorded.reminders.map((r) => r.doseAt.slice(11, 16));
+        expect(times.length).toBeGreaterThanOrEqual(3);
+        expect(times.every((t) => t === newTime)).toBe(true);
+        expect(times).not.toContain(oldTime);
+        expect(recorded.saved[0]).toMatchObject({ schedule: { times: [newTime] } });
+      },
+    );
+  });
+
+  it('follows the patient across time zones with no duplicate and no gap', async () => {
+    // 08:00 and 20:00 in Paris; after the 08:00 dose the patient flies to New York.
+    await withSchedule(
+      (now) => ({ times: ['08:00', '20:00'], timezone: 'Europe/Paris', startDate: now.plus({ days: 1 }).toISODate()! }),
+      async ({ handle, recorded, now }) => {
+        const day = now.plus({ days: 1 }).toISODate()!;
+        const parisMorning = DateTime.fromISO(`${day}T08:00`, { zone: 'Europe/Paris' });
+        await env.sleep(parisMorning.toMillis() - (await env.currentTimeMs()) + minutes(60));
+        expect(recorded.reminders.map((r) => r.doseAt)).toEqual([parisMorning.toUTC().toISO()]);
+        await handle.executeUpdate(changeTimezoneUpdate, { args: [{ timezone: 'America/New_York' }] });
+        await env.sleep('2 days');
+        const local = recorded.reminders.map((r) => DateTime.fromISO(r.doseAt).setZone('America/New_York'));
+        // The 08:00 New York dose of the same day would repeat the morning dose: it is not sent.
+        expect(local.slice(1, 4).map((d) => d.toFormat('yyyy-MM-dd HH:mm'))).toEqual([
+          `${day} 20:00`,
+          `${DateTime.fromISO(day).plus({ days: 1 }).toISODate()} 08:00`,
+          `${DateTime.fromISO(day).plus({ days: 1 }).toISODate()} 20:00`,
+        ]);
+      },
+    );
+  });
+
+  it('as-needed medications never remind but log doses; scheduled ones refuse that log', async () => {
+    await withSchedule(
+      () => ({ type: 'as_needed', timezone: 'UTC' }),
+      async ({ handle, recorded }) => {
+        await env.sleep('3 days');
+        expect(recorded.reminders).toHaveLength(0);
+        const logged = await handle.executeUpdate(logAsNeededDoseUpdate, { args: [{ memberId: 'patient-1' }] });
+        expect(Date.parse(logged.takenAt)).toBeGreaterThan(0);
+        expect((await handle.describe()).status.name).toBe('RUNNING');
+      },
+    );
+    await withSchedule(
+      (now) => ({ times: [soon(now)], timezone: 'UTC' }),
+      async ({ handle }) => {
+        expect(await rejection(handle.executeUpdate(logAsNeededDoseUpdate, { args: [{ memberId: 'p' }] }))).toContain(
+          'Only as-needed medications',
+        );
+      },
+    );
+  });
+
+  it('delivers the refill reminder the acknowledgement asks for', async () => {
+    await withSchedule(
+      (now) => ({ times: [soon(now)], timezone: 'UTC' }),
+      async ({ handle, recorded }) => {
+        await env.sleep('11 minutes');
+        await handle.executeUpdate(acknowledgeDoseUpdate, {
+          args: [{ doseAt: recorded.reminders[0]!.doseAt, action: 'taken', memberId: 'patient-1' }],
+        });
+        expect(recorded.delivered).toContain('refill:caregiver:email');
+      },
+      { refillAfterTaken: 1 },
+    );
+  });
+});
+
+describe('long life', () => {
+  it('runs a year of daily doses across continue-as-new: every dose once, every run bounded', async () => {
+    const { activities, recorded } = recordingActivities();
+    const worker = await Worker.create({
+      connection: env.nativeConnection,
+      taskQueue: 'year',
+      workflowBundle: bundle,
+      activities: activities as Activities,
+    });
+    const start = DateTime.fromMillis(await env.currentTimeMs(), { zone: 'America/Chicago' }).plus({ days: 1 });
+    const end = start.plus({ days: 364 });
+    const result = await worker.runUntil(
+      env.client.workflow.execute(medicationReminderWorkflow, {
+        workflowId: 'year-long',
+        taskQueue: 'year',
+        args: [
+          {
+            medicationId: 'm-year',
+            schedule: {
+              times: ['09:00'],
+              timezone: 'America/Chicago',
+              startDate: start.toISODate()!,
+              endDate: end.toISODate()!,
+            },
+          },
+        ],
+      }),
+    );
+    const doses = recorded.reminders.map((r) => r.doseAt);
+    expect(doses).toHaveLength(365);
+    expect(new Set(doses).size).toBe(365);
+    expect(doses.every((d) => DateTime.fromISO(d).setZone('America/Chicago').toFormat('HH:mm') === '09:00')).toBe(true);
+    expect(result.remindersSent).toBe(365);
+
+    // Walk the chain of runs: several, each with a bounded history.
+    const runs: number[] = [];
+    const handle = env.client.workflow.getHandle('year-long');
+    let runId: string | undefined = (await handle.describe()).runId;
+    for (let i = 0; runId && i < 20; i++) {
+      const history: Awaited<ReturnType<Handle['fetchHistory']>> = await env.client.workflow
+        .getHandle('year-long', runId)
+        .fetchHistory();
+      runs.push(history.events?.length ?? 0);
+      const previous: string | null | undefined =
+        history.events?.[0]?.workflowExecutionStartedEventAttributes?.continuedExecutionRunId;
+      runId = previous || undefined;
+    }
+    expect(runs.length).toBeGreaterThanOrEqual(4);
+    expect(Math.max(...runs)).toBeLessThan(6_000);
+  }, 300_000);
+});
