@@ -1,6 +1,6 @@
 /** Request bodies and queries, validated at the edge with precise messages. */
 import { z } from 'zod';
-import { isValidCalendarDate, isValidTimeZone, TIME_OF_DAY, WEEKDAYS } from '../shared/schedule.ts';
+import { isValidTimeZone } from '../shared/schedule.ts';
 
 // Clients read these messages: say "is required" rather than zod's "expected string, received undefined".
 z.config({
@@ -15,7 +15,6 @@ z.config({
 });
 
 const timezone = z.string().refine(isValidTimeZone, { message: 'must be an IANA time zone such as "Europe/Paris"' });
-const calendarDate = z.string().refine(isValidCalendarDate, { message: 'must be a date as YYYY-MM-DD' });
 const name = z.string().trim().min(1, 'must not be empty').max(200, 'must be at most 200 characters');
 
 export const createCareCircleBody = z.strictObject({ name });
@@ -38,35 +37,6 @@ export const createMemberBody = z.strictObject({
     .min(1, 'needs at least one channel')
     .refine((c) => new Set(c).size === c.length, { message: 'must not repeat a channel' })
     .optional(),
-});
-
-export const scheduleBody = z
-  .strictObject({
-    times: z
-      .array(z.string().regex(TIME_OF_DAY, 'must be a time as HH:MM (24-hour)'))
-      .min(1, 'needs at least one time')
-      .max(24, 'at most 24 times a day')
-      .refine((t) => new Set(t).size === t.length, { message: 'must not repeat a time' }),
-    timezone: timezone.optional(),
-    daysOfWeek: z
-      .array(z.enum(WEEKDAYS, { message: `must be one of ${WEEKDAYS.join(', ')}` }))
-      .min(1, 'needs at least one day (omit it for every day)')
-      .refine((d) => new Set(d).size === d.length, { message: 'must not repeat a day' })
-      .optional(),
-    startDate: calendarDate.optional(),
-    endDate: calendarDate.optional(),
-  })
-  .refine((s) => !s.startDate || !s.endDate || s.endDate >= s.startDate, {
-    message: 'must not be before startDate',
-    path: ['endDate'],
-  });
-
-export const createMedicationBody = z.strictObject({
-  careCircleId: z.uuid('must be a UUID'),
-  patientId: z.uuid('must be a UUID'),
-  name,
-  dosage: z.string().trim().min(1, 'must not be empty').max(200).optional(),
-  schedule: scheduleBody,
 });
 
 export const notificationsQuery = z.object({ recipientId: z.uuid('must be a UUID') });

@@ -146,6 +146,45 @@ describe('API → workflow → dev outbox', () => {
     );
     expect(listed).toBe(medication.workflowId);
 
+    // The dose is open for acknowledgement; the patient confirms it through the API.
+    const live = (await (await app.request(`/v1/medications/${medication.id}`)).json()) as {
+      upcomingDoses: string[];
+      openDoses: { doseAt: string }[];
+    };
+    expect(live.upcomingDoses).toHaveLength(5);
+    expect(live.upcomingDoses[0]).toBe(due.plus({ days: 1 }).toUTC().toISO());
+    expect(live.openDoses.map((d) => d.doseAt)).toEqual([due.toUTC().toISO()]);
+    const ack = (body: object) =>
+      app.request(`/v1/medications/${medication.id}/doses/acknowledge`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify(body),
+      });
+    const taken = await ack({ doseAt: due.toUTC().toISO(), action: 'taken', memberId: patient.id });
+    expect(taken.status).toBe(200);
+    expect(await taken.json()).toMatchObject({ status: 'taken', late: false });
+    const again = await ack({ doseAt: due.toUTC().toISO(), action: 'skipped', memberId: patient.id });
+    expect(again.status).toBe(409);
+    expect(((await again.json()) as { detail: string }).detail).toContain('already closed as taken');
+    const unknown = await ack({ doseAt: '2020-01-01T00:00:00Z', action: 'taken', memberId: patient.id });
+    expect(unknown.status).toBe(404);
+    const history = (await (await app.request(`/v1/medications/${medication.id}/doses`)).json()) as {
+      items: { doseAt: string; status: string; acknowledgedBy: { id: string } | null }[];
+    };
+    expect(history.items[0]).toMatchObject({
+      doseAt: due.toUTC().toISO(),
+      status: 'taken',
+      acknowledgedBy: { id: patient.id },
+    });
+    const today = due.toISODate();
+    const adherence = (await (
+      await app.request(`/v1/patients/${patient.id}/adherence?from=${today}&to=${today}`)
+    ).json()) as {
+      taken: number;
+      adherence: number;
+    };
+    expect(adherence).toMatchObject({ taken: 1, adherence: 1 });
+
     const deleted = await app.request(`/v1/medications/${medication.id}`, { method: 'DELETE' });
     expect(deleted.status).toBe(200);
     expect(await deleted.json()).toMatchObject({ status: 'cancelled', nextDoseAt: null });
@@ -244,5 +283,65 @@ describe('API → workflow → dev outbox', () => {
     expect(await db.prisma.careCircle.count()).toBe(before.circles + 1);
     expect(await db.prisma.medication.count()).toBe(before.medications);
     expect((await env.client.workflow.count()).count).toBe(before.workflows);
+  });
+
+  it('edits, pauses, resumes and moves a running schedule through the API', async () => {
+    const circle = (await (await post('/v1/care-circles', { name: 'Curie family' })).json()) as { id: string };
+    const patient = (await (
+      await post(`/v1/care-circles/${circle.id}/members`, { name: 'Marie', role: 'patient', timezone: 'Europe/Paris' })
+    ).json()) as { id: string };
+    const created = (await (
+      await post('/v1/medications', {
+        careCircleId: circle.id,
+        patientId: patient.id,
+        name: 'Vitamin D',
+        schedule: { times: ['08:00'] },
+      })
+    ).json()) as { id: string };
+    const call = (method: string, path: string, body?: unknown) =>
+      app.request(`/v1/medications/${created.id}${path}`, {
+        method,
+        ...(body === undefined ? {} : { headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) }),
+      });
+    type View = {
+      status: string;
+      schedule: { times: string[]; timezone: string };
+      upcomingDoses: string[];
+      name: string;
+    };
+
+    const edited = await call('PATCH', '', { name: 'Vitamin D3', schedule: { times: ['09:30', '21:30'] } });
+    expect(edited.status).toBe(200);
+    const view = (await edited.json()) as View;
+    expect(view.name).toBe('Vitamin D3');
+    expect(view.schedule).toMatchObject({ times: ['09:30', '21:30'], timezone: 'Europe/Paris' });
+    const local = view.upcomingDoses.map((d) => DateTime.fromISO(d).setZone('Europe/Paris').toFormat('HH:mm'));
+    expect(new Set(local)).toEqual(new Set(['09:30', '21:30']));
+
+    const bad = await call('PATCH', '', { schedule: { type: 'interval', everyHours: 0, firstDoseTime: '25:00' } });
+    expect(bad.status).toBe(400);
+    const paths = ((await bad.json()) as { errors: { path: string }[] }).errors.map((e) => e.path);
+    expect(paths).toEqual(
+      expect.arrayContaining(['schedule.everyHours', 'schedule.firstDoseTime', 'schedule.startDate']),
+    );
+
+    const paused = (await (await call('POST', '/pause')).json()) as View;
+    expect(paused).toMatchObject({ status: 'paused', upcomingDoses: [] });
+    const resumed = (await (await call('POST', '/resume')).json()) as View;
+    expect(resumed.status).toBe('active');
+    expect(resumed.upcomingDoses).toHaveLength(5);
+
+    const moved = await app.request(`/v1/members/${patient.id}`, {
+      method: 'PATCH',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ timezone: 'America/New_York' }),
+    });
+    expect(moved.status).toBe(200);
+    expect(((await moved.json()) as { movedSchedules: string[] }).movedSchedules).toEqual([created.id]);
+    const afterMove = (await (await call('GET', '')).json()) as View;
+    expect(afterMove.schedule.timezone).toBe('America/New_York');
+    expect(
+      new Set(afterMove.upcomingDoses.map((d) => DateTime.fromISO(d).setZone('America/New_York').toFormat('HH:mm'))),
+    ).toEqual(new Set(['09:30', '21:30']));
   });
 });

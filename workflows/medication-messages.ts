@@ -5,6 +5,10 @@
 import { defineQuery, defineUpdate } from '@temporalio/workflow';
 import type { MedicationSchedule } from '../shared/schedule.ts';
 
+/** Why an Update was refused (the ApplicationFailure type its validator throws). */
+export type UpdateRejection =
+  'InvalidRequest' | 'UnknownDose' | 'DoseNotDue' | 'DoseClosed' | 'NotAsNeeded' | 'ScheduleEnded';
+
 export type ScheduleState = 'active' | 'paused' | 'completed';
 export type DoseAction = 'taken' | 'skipped' | 'snoozed';
 export type DoseState = 'reminded' | 'snoozed' | 'taken' | 'skipped' | 'missed';

@@ -44,9 +44,18 @@ import {
   type DoseState,
   type MedicationReminderStatus,
   type ScheduleState,
+  type UpdateRejection,
 } from './medication-messages.ts';
 
 export * from './medication-messages.ts';
+
+/**
+ * Rejects an Update from its validator. The type tells the API which HTTP status to answer
+ * (see api/routes/medications.ts); nothing is written to the history for a rejected Update.
+ */
+function reject(type: UpdateRejection, message: string): never {
+  throw ApplicationFailure.create({ type, message, nonRetryable: true });
+}
 
 export interface MedicationReminderInput {
   medicationId: string;
@@ -203,26 +212,27 @@ export async function medicationReminderWorkflow(input: MedicationReminderInput)
     {
       validator: ({ doseAt, action, snoozeMinutes }) => {
         const at = Date.parse(doseAt);
-        if (Number.isNaN(at)) throw new Error(`doseAt "${doseAt}" is not an instant`);
+        if (Number.isNaN(at)) reject('InvalidRequest', `doseAt "${doseAt}" is not an instant`);
         const key = new Date(at).toISOString();
         const dose = open.get(key);
         if (action === 'snoozed') {
-          if (!dose || dose.closed) throw new Error(`Dose ${key} is not open: only an open dose can be snoozed`);
+          if (!dose || dose.closed) reject('DoseClosed', `Dose ${key} is not open: only an open dose can be snoozed`);
           if (!snoozeMinutes || snoozeMinutes < 1 || snoozeMinutes > MAX_SNOOZE_MINUTES) {
-            throw new Error(`snoozeMinutes must be between 1 and ${MAX_SNOOZE_MINUTES}`);
+            reject('InvalidRequest', `snoozeMinutes must be between 1 and ${MAX_SNOOZE_MINUTES}`);
           }
           if (dose.snoozes >= MAX_SNOOZES_PER_DOSE) {
-            throw new Error(`Dose ${key} was already snoozed ${MAX_SNOOZES_PER_DOSE} times`);
+            reject('DoseClosed', `Dose ${key} was already snoozed ${MAX_SNOOZES_PER_DOSE} times`);
           }
           return;
         }
         if (dose && !dose.closed) return;
         const past = recent.get(key);
-        if (past === 'taken' || past === 'skipped') throw new Error(`Dose ${key} is already closed as ${past}`);
+        if (past === 'taken' || past === 'skipped') reject('DoseClosed', `Dose ${key} is already closed as ${past}`);
         // Late logging: a missed dose, or one whose window an edit or pause ended.
         if (past === 'missed' || past === 'reminded') return;
-        if (at > Date.now()) throw new Error(`Dose ${key} is not due yet`);
-        throw new Error(
+        if (at > Date.now()) reject('DoseNotDue', `Dose ${key} is not due yet`);
+        reject(
+          'UnknownDose',
           `No dose of this medication was scheduled at ${key} (within the last ${LATE_LOGGING_DAYS} days)`,
         );
       },
@@ -239,11 +249,12 @@ export async function medicationReminderWorkflow(input: MedicationReminderInput)
     {
       validator: ({ takenAt }) => {
         if (scheduleType(schedule) !== 'as_needed') {
-          throw new Error('Only as-needed medications are logged this way; acknowledge scheduled doses instead');
+          reject('NotAsNeeded', 'Only as-needed medications are logged this way; acknowledge scheduled doses instead');
         }
-        if (takenAt !== undefined && Number.isNaN(Date.parse(takenAt))) throw new Error('takenAt is not an instant');
+        if (takenAt !== undefined && Number.isNaN(Date.parse(takenAt)))
+          reject('InvalidRequest', 'takenAt is not an instant');
         if (takenAt !== undefined && Date.parse(takenAt) > Date.now() + 60_000) {
-          throw new Error('takenAt is in the future');
+          reject('InvalidRequest', 'takenAt is in the future');
         }
       },
     },
@@ -319,7 +330,7 @@ export async function medicationReminderWorkflow(input: MedicationReminderInput)
   );
 
   function assertChangeable(): void {
-    if (state === 'completed') throw new Error('The schedule has ended; create a new medication instead');
+    if (state === 'completed') reject('ScheduleEnded', 'The schedule has ended; create a new medication instead');
   }
 
   // ── Dose lifecycle ────────────────────────────────────────────────────────────────────────

@@ -1,0 +1,143 @@
+/** Medication requests: the schedule kinds, edits, acknowledgements and queries, with precise errors. */
+import { z } from 'zod';
+import { MAX_SNOOZE_MINUTES } from '../workflows/medication-messages.ts';
+import { isValidCalendarDate, isValidTimeZone, LOCAL_DATE_TIME, TIME_OF_DAY, WEEKDAYS } from '../shared/schedule.ts';
+
+const timezone = z.string().refine(isValidTimeZone, { message: 'must be an IANA time zone such as "Europe/Paris"' });
+const calendarDate = z.string().refine(isValidCalendarDate, { message: 'must be a date as YYYY-MM-DD' });
+const timeOfDay = z.string().regex(TIME_OF_DAY, 'must be a time as HH:MM (24-hour)');
+const name = z.string().trim().min(1, 'must not be empty').max(200, 'must be at most 200 characters');
+const uuid = z.uuid('must be a UUID');
+const instant = z.iso.datetime({
+  offset: true,
+  message: 'must be an ISO 8601 date-time with a time zone, e.g. 2026-12-01T08:00:00Z',
+});
+const unique =
+  <T>(what: string) =>
+  (items: T[]) =>
+    new Set(items).size === items.length || false;
+
+const endNotBeforeStart = (s: { startDate?: string | undefined; endDate?: string | undefined }) =>
+  !s.startDate || !s.endDate || s.endDate >= s.startDate;
+
+const timesSchedule = z
+  .strictObject({
+    type: z.literal('times'),
+    times: z
+      .array(timeOfDay)
+      .min(1, 'needs at least one time')
+      .max(24, 'at most 24 times a day')
+      .refine(unique('time'), { message: 'must not repeat a time' }),
+    timezone: timezone.optional(),
+    daysOfWeek: z
+      .array(z.enum(WEEKDAYS, { message: `must be one of ${WEEKDAYS.join(', ')}` }))
+      .min(1, 'needs at least one day (omit it for every day)')
+      .refine(unique('day'), { message: 'must not repeat a day' })
+      .optional(),
+    startDate: calendarDate.optional(),
+    endDate: calendarDate.optional(),
+  })
+  .refine(endNotBeforeStart, { message: 'must not be before startDate', path: ['endDate'] });
+
+const intervalSchedule = z
+  .strictObject({
+    type: z.literal('interval'),
+    everyHours: z
+      .number()
+      .int('must be a whole number of hours')
+      .min(1, 'must be at least 1')
+      .max(168, 'must be at most 168'),
+    firstDoseTime: timeOfDay,
+    startDate: calendarDate,
+    endDate: calendarDate.optional(),
+    timezone: timezone.optional(),
+  })
+  .refine(endNotBeforeStart, { message: 'must not be before startDate', path: ['endDate'] });
+
+const onceSchedule = z.strictObject({
+  type: z.literal('once'),
+  at: z.string().regex(LOCAL_DATE_TIME, 'must be a local date and time as YYYY-MM-DDTHH:MM'),
+  timezone: timezone.optional(),
+});
+
+const asNeededSchedule = z.strictObject({ type: z.literal('as_needed'), timezone: timezone.optional() });
+
+/** A schedule without `type` is the classic times-of-day kind. */
+export const scheduleBody = z.preprocess(
+  (value) =>
+    value && typeof value === 'object' && !Array.isArray(value) && !('type' in value)
+      ? { ...value, type: 'times' }
+      : value,
+  z.discriminatedUnion('type', [timesSchedule, intervalSchedule, onceSchedule, asNeededSchedule], {
+    error: 'must have type times, interval, once or as_needed',
+  }),
+);
+export type ScheduleBody = z.infer<typeof scheduleBody>;
+
+const escalationWindowMinutes = z.number().int().min(5, 'must be at least 5').max(720, 'must be at most 720');
+const pillCount = z.number().int().min(0, 'must not be negative').max(100_000);
+const pillsPerDose = z.number().int().min(1, 'must be at least 1').max(100);
+const refillThresholdDays = z.number().int().min(1, 'must be at least 1').max(90);
+
+export const createMedicationBody = z.strictObject({
+  careCircleId: uuid,
+  patientId: uuid,
+  name,
+  dosage: z.string().trim().min(1, 'must not be empty').max(200).optional(),
+  schedule: scheduleBody,
+  escalationWindowMinutes: escalationWindowMinutes.optional(),
+  pillCount: pillCount.optional(),
+  pillsPerDose: pillsPerDose.optional(),
+  refillThresholdDays: refillThresholdDays.optional(),
+});
+
+export const patchMedicationBody = z
+  .strictObject({
+    name: name.optional(),
+    dosage: z.string().trim().min(1, 'must not be empty').max(200).nullable().optional(),
+    schedule: scheduleBody.optional(),
+    escalationWindowMinutes: escalationWindowMinutes.optional(),
+    pillCount: pillCount.nullable().optional(),
+    pillsPerDose: pillsPerDose.optional(),
+    refillThresholdDays: refillThresholdDays.optional(),
+  })
+  .refine((b) => Object.keys(b).length > 0, { message: 'must change at least one field' });
+
+export const acknowledgeDoseBody = z
+  .strictObject({
+    doseAt: instant,
+    action: z.enum(['taken', 'skipped', 'snoozed'], { message: 'must be taken, skipped or snoozed' }),
+    snoozeMinutes: z
+      .number()
+      .int()
+      .min(1, 'must be at least 1')
+      .max(MAX_SNOOZE_MINUTES, `must be at most ${MAX_SNOOZE_MINUTES}`)
+      .optional(),
+    memberId: uuid,
+  })
+  .refine((b) => b.action !== 'snoozed' || b.snoozeMinutes !== undefined, {
+    message: 'is required to snooze',
+    path: ['snoozeMinutes'],
+  })
+  .refine((b) => b.action === 'snoozed' || b.snoozeMinutes === undefined, {
+    message: 'only applies to snoozed',
+    path: ['snoozeMinutes'],
+  });
+
+export const logDoseBody = z.strictObject({ memberId: uuid, takenAt: instant.optional() });
+
+export const dateRangeQuery = z
+  .object({ from: calendarDate.optional(), to: calendarDate.optional() })
+  .refine((q) => !q.from || !q.to || q.to >= q.from, { message: 'must not be before from', path: ['to'] });
+
+export const adherenceQuery = z
+  .object({ from: calendarDate, to: calendarDate })
+  .refine((q) => q.to >= q.from, { message: 'must not be before from', path: ['to'] });
+
+export const patchMemberBody = z
+  .strictObject({
+    name: name.optional(),
+    timezone: timezone.optional(),
+    email: z.email('must be an email address').max(320).nullable().optional(),
+  })
+  .refine((b) => Object.keys(b).length > 0, { message: 'must change at least one field' });
