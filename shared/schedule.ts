@@ -173,17 +173,40 @@ export function nextDoseAfter(schedule: MedicationSchedule, afterMs: number): Da
 
 /**
  * The first dose after the last one handled (`last`), for a schedule that may just have changed
- * zone: never a slot at or before the last one (no duplicate after flying west), and never one
- * skipped (after flying east, a slot already past in the new zone is due at once).
+ * zone. Clock-time schedules go by slot, not by instant: the next slot after the last one in the
+ * calendar, never one at or before it (no duplicate after flying west), never one skipped (after
+ * flying east, a slot whose instant has already passed in the new zone comes out due at once).
+ * Elapsed-time schedules keep their rhythm: their next dose is simply the next instant.
  */
 export function nextDoseAfterSlot(schedule: MedicationSchedule, last: Dose | null, nowMs: number): Dose | null {
   if (!last) return nextDose(schedule, nowMs);
-  let candidate = nextDose(schedule, last.at.getTime());
-  // Slots of elapsed-time schedules are instants; only clock-time slots can repeat across zones.
-  for (let guard = 0; candidate && candidate.slot <= last.slot && guard < 200; guard++) {
-    candidate = nextDose(schedule, candidate.at.getTime());
+  switch (schedule.type) {
+    case undefined:
+    case 'times':
+      return nextTimesSlot(schedule, last.slot);
+    case 'once':
+      return schedule.at > last.slot ? nextOnceDose(schedule, Number.NEGATIVE_INFINITY) : null;
+    default:
+      return nextDose(schedule, last.at.getTime());
   }
-  return candidate;
+}
+
+function nextTimesSlot(schedule: TimesSchedule, lastSlot: string): Dose | null {
+  const zone = schedule.timezone;
+  const start = schedule.startDate ? dayOf(schedule.startDate, zone) : undefined;
+  const end = schedule.endDate ? dayOf(schedule.endDate, zone) : undefined;
+  const days = schedule.daysOfWeek?.length ? new Set(schedule.daysOfWeek) : undefined;
+  let day = dayOf(lastSlot.slice(0, 10), zone);
+  if (start && start > day) day = start;
+  for (let scanned = 0; scanned < 9; scanned++, day = day.plus({ days: 1 })) {
+    if (end && day > end) return null;
+    if (days && !days.has(WEEKDAYS[day.weekday - 1]!)) continue;
+    for (const time of [...schedule.times].sort()) {
+      const slot = `${day.toISODate()}T${time}`;
+      if (slot > lastSlot) return { at: localTimeToInstant(day, time, zone).toJSDate(), slot };
+    }
+  }
+  return null;
 }
 
 /** The next `count` doses after `afterMs`; used for previews and tests. */

@@ -145,6 +145,15 @@ describe('API → workflow → dev outbox', () => {
       10_000,
     );
     expect(listed).toBe(medication.workflowId);
+    // Operators find it by patient and by medication too.
+    for (const query of [
+      `PatientId = "${patient.id}"`,
+      `MedicationId = "${medication.id}" AND ScheduleStatus = "active"`,
+    ]) {
+      const ids: string[] = [];
+      for await (const wf of env.client.workflow.list({ query })) ids.push(wf.workflowId);
+      expect(ids, query).toEqual([medication.workflowId]);
+    }
 
     // The dose is open for acknowledgement; the patient confirms it through the API.
     const live = (await (await app.request(`/v1/medications/${medication.id}`)).json()) as {

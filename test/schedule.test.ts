@@ -1,7 +1,13 @@
 import fc from 'fast-check';
 import { DateTime } from 'luxon';
 import { describe, expect, it } from 'vitest';
-import { nextDoseAfter, upcomingDoses, type MedicationSchedule } from '../shared/schedule.ts';
+import {
+  nextDose,
+  nextDoseAfter,
+  nextDoseAfterSlot,
+  upcomingDoses,
+  type MedicationSchedule,
+} from '../shared/schedule.ts';
 
 const NY = 'America/New_York';
 const iso = (d: Date, zone = NY) => DateTime.fromJSDate(d, { zone }).toISO();
@@ -123,5 +129,120 @@ describe('nextDoseAfter', () => {
       ),
       { numRuns: 200 },
     );
+  });
+});
+
+describe('zone changes (travel, moves)', () => {
+  // Zones without DST, so that every local slot exists exactly once and "no gap" is exact; DST
+  // behaviour has its own tests above.
+  const fixedZones = [
+    'UTC',
+    'Asia/Tokyo',
+    'Asia/Kolkata',
+    'Asia/Kathmandu',
+    'America/Phoenix',
+    'Pacific/Honolulu',
+    'Australia/Brisbane',
+    'America/Bogota',
+  ];
+  const time = fc
+    .tuple(fc.integer({ min: 0, max: 23 }), fc.integer({ min: 0, max: 59 }))
+    .map(([h, m]) => `${String(h).padStart(2, '0')}:${String(m).padStart(2, '0')}`);
+
+  it('never repeats and never skips a slot when the zone changes between doses (property)', () => {
+    fc.assert(
+      fc.property(
+        fc.constantFrom(...fixedZones),
+        fc.constantFrom(...fixedZones),
+        fc.uniqueArray(time, { minLength: 1, maxLength: 4 }),
+        fc.integer({ min: Date.UTC(2025, 0, 1), max: Date.UTC(2028, 0, 1) }),
+        fc.integer({ min: 1, max: 8 }),
+        fc.double({ min: 0, max: 1, noNaN: true }),
+        (from, to, times, start, before, when) => {
+          const home: MedicationSchedule = { times, timezone: from };
+          const away: MedicationSchedule = { times, timezone: to };
+          const doses = [];
+          let cursor = start;
+          for (let i = 0; i < before; i++) {
+            const d = nextDose(home, cursor)!;
+            doses.push(d);
+            cursor = d.at.getTime();
+          }
+          // The patient changes zone somewhere before the next dose at home would have come.
+          const nextHome = nextDose(home, cursor)!;
+          const changeAt = cursor + Math.floor((nextHome.at.getTime() - cursor) * when);
+          let last = doses.at(-1)!;
+          for (let i = 0; i < 8; i++) {
+            const d = nextDoseAfterSlot(away, last, changeAt)!;
+            doses.push(d);
+            last = d;
+          }
+          const slots = doses.map((d) => d.slot);
+          for (let i = 1; i < slots.length; i++) expect(slots[i]! > slots[i - 1]!).toBe(true);
+          // Every slot between the first and the last is there: no dose is lost to the trip.
+          const expected: string[] = [];
+          const first = DateTime.fromISO(slots[0]!.slice(0, 10));
+          for (
+            let day = first;
+            expected.length === 0 || expected.at(-1)! < slots.at(-1)!;
+            day = day.plus({ days: 1 })
+          ) {
+            for (const t of [...times].sort()) {
+              const slot = `${day.toISODate()}T${t}`;
+              if (slot >= slots[0]! && slot <= slots.at(-1)!) expected.push(slot);
+            }
+          }
+          expect(slots).toEqual(expected);
+          // Each dose is at its slot's clock time in the zone it was computed in.
+          for (const [i, d] of doses.entries()) {
+            const zone = i < before ? from : to;
+            expect(DateTime.fromJSDate(d.at, { zone }).toFormat("yyyy-MM-dd'T'HH:mm")).toBe(d.slot);
+          }
+        },
+      ),
+      { numRuns: 300 },
+    );
+  });
+});
+
+describe('other schedule kinds', () => {
+  it('interval schedules keep elapsed time across DST: every N hours exactly, from the first dose', () => {
+    fc.assert(
+      fc.property(
+        fc.constantFrom('America/New_York', 'Europe/Berlin', 'Australia/Sydney', 'UTC'),
+        fc.integer({ min: 1, max: 48 }),
+        fc.integer({ min: 0, max: 23 }),
+        fc.date({ min: new Date('2025-01-01'), max: new Date('2028-01-01'), noInvalidDate: true }),
+        (zone, everyHours, hour, startDay) => {
+          const startDate = DateTime.fromJSDate(startDay, { zone: 'UTC' }).toISODate()!;
+          const firstDoseTime = `${String(hour).padStart(2, '0')}:00`;
+          const schedule: MedicationSchedule = {
+            type: 'interval',
+            everyHours,
+            firstDoseTime,
+            startDate,
+            timezone: zone,
+          };
+          const doses = upcomingDoses(schedule, Date.parse('2024-12-01T00:00:00Z'), 30);
+          expect(doses).toHaveLength(30);
+          const first = DateTime.fromJSDate(doses[0]!, { zone });
+          expect(first.toISODate()).toBe(startDate);
+          // The first dose is at its local time, or shifted forward when that time is in a DST gap.
+          expect(first.hour === hour || first.hour === (hour + 1) % 24).toBe(true);
+          for (let i = 1; i < doses.length; i++) {
+            expect(doses[i]!.getTime() - doses[i - 1]!.getTime()).toBe(everyHours * 3_600_000);
+          }
+        },
+      ),
+      { numRuns: 200 },
+    );
+  });
+
+  it('a one-off dose fires once at its local time; as-needed never fires', () => {
+    const once: MedicationSchedule = { type: 'once', at: '2027-03-14T02:30', timezone: 'America/New_York' };
+    // Inside the spring-forward gap: shifted like every other clock time.
+    expect(iso(nextDoseAfter(once, at('2027-03-01T00:00:00-05:00'))!)).toBe('2027-03-14T03:30:00.000-04:00');
+    expect(nextDoseAfter(once, at('2027-03-14T03:30:00-04:00'))).toBeNull();
+    expect(nextDoseAfter({ type: 'as_needed', timezone: 'UTC' }, 0)).toBeNull();
   });
 });

@@ -506,7 +506,10 @@ export async function medicationReminderWorkflow(input: MedicationReminderInput)
   await condition(() => open.size === 0 && allHandlersFinished());
   state = 'completed';
   nextDoseAt = null;
-  upsertSearchAttributes([{ key: NextDoseAt, value: null }]);
+  upsertSearchAttributes([
+    { key: NextDoseAt, value: null },
+    { key: ScheduleStatus, value: 'completed' },
+  ]);
   await bookkeeping.completeMedication({ medicationId });
   return status();
 }
