@@ -171,3 +171,97 @@ describe('dose reminder activities', () => {
     expect((await prisma.notificationLog.findUniqueOrThrow({ where: { dedupeKey: key } })).status).toBe('failed');
   });
 });
+
+describe('escalation and refill activities', () => {
+  async function addCaregiver(careCircleId: string, channels: ('push' | 'email' | 'in_app')[]) {
+    return prisma.member.create({
+      data: {
+        careCircleId,
+        name: 'Cara',
+        role: 'caregiver',
+        timezone: 'Europe/London',
+        email: 'cara@example.com',
+        channels,
+      },
+    });
+  }
+
+  it('a missed dose is recorded once and alerts caregivers on their preferred channels', async () => {
+    const { medication, circle, patient } = await seedPatientWithMedication(prisma);
+    const caregiver = await addCaregiver(circle.id, ['email', 'in_app']);
+    await prisma.member.create({ data: { careCircleId: circle.id, name: 'Fay', role: 'family', timezone: 'UTC' } });
+    const acts = activitiesWith();
+    await plan(acts, medication.id);
+
+    const first = (await mockEnv().run(acts.recordDoseMissed, { medicationId: medication.id, doseAt: DOSE_AT })) as {
+      deliveries: string[];
+    };
+    // Only caregivers, only on the channels they chose (no push: none chosen).
+    expect(first.deliveries.sort()).toEqual([
+      `dose-missed:${medication.id}:${DOSE_AT}:${caregiver.id}:email`,
+      `dose-missed:${medication.id}:${DOSE_AT}:${caregiver.id}:in_app`,
+    ]);
+    const log = await prisma.notificationLog.findUniqueOrThrow({ where: { dedupeKey: first.deliveries[0]! } });
+    expect(log.body).toBe(`${patient.name} has not confirmed the 08:00 ${medication.name}.`);
+    for (const key of first.deliveries) await deliver(acts, key);
+    // Retried: same keys, nothing new to send.
+    const again = (await mockEnv().run(acts.recordDoseMissed, { medicationId: medication.id, doseAt: DOSE_AT })) as {
+      deliveries: string[];
+    };
+    expect(again.deliveries).toEqual([]);
+    expect((await prisma.doseEvent.findFirstOrThrow({ where: { medicationId: medication.id } })).status).toBe('missed');
+  });
+
+  it('an acknowledgement that won the race keeps its status and alerts nobody', async () => {
+    const { medication, circle, patient } = await seedPatientWithMedication(prisma);
+    await addCaregiver(circle.id, ['email']);
+    const acts = activitiesWith();
+    await plan(acts, medication.id);
+    await mockEnv().run(acts.recordDoseAcknowledgement, {
+      medicationId: medication.id,
+      doseAt: DOSE_AT,
+      action: 'taken',
+      memberId: patient.id,
+      snoozedUntil: null,
+      late: false,
+    });
+    const missed = (await mockEnv().run(acts.recordDoseMissed, { medicationId: medication.id, doseAt: DOSE_AT })) as {
+      deliveries: string[];
+    };
+    expect(missed.deliveries).toEqual([]);
+    const dose = await prisma.doseEvent.findFirstOrThrow({ where: { medicationId: medication.id } });
+    expect(dose).toMatchObject({ status: 'taken', acknowledgedById: patient.id, late: false });
+  });
+
+  it('taken doses use up pills; one refill reminder per supply when it runs low', async () => {
+    const { medication, circle, patient } = await seedPatientWithMedication(prisma);
+    const caregiver = await addCaregiver(circle.id, ['email']);
+    // 08:00 daily, 2 pills a dose, 20 pills: 10 days; remind under 7 days.
+    await prisma.medication.update({ where: { id: medication.id }, data: { pillCount: 20, pillsPerDose: 2 } });
+    const acts = activitiesWith();
+    const take = async (doseAt: string) =>
+      (await mockEnv().run(acts.recordDoseAcknowledgement, {
+        medicationId: medication.id,
+        doseAt,
+        action: 'taken',
+        memberId: patient.id,
+        snoozedUntil: null,
+        late: false,
+      })) as { refillDeliveries: string[] };
+
+    const refills: string[][] = [];
+    for (let day = 1; day <= 6; day++) {
+      const { refillDeliveries } = await take(`2026-12-0${day}T13:00:00.000Z`);
+      refills.push(refillDeliveries);
+      for (const key of refillDeliveries) await deliver(acts, key);
+    }
+    // 18, 16, 14 pills (7 days) → nothing; 12 pills (6 days) → the reminder; then never again.
+    expect(refills.map((r) => r.length)).toEqual([0, 0, 0, 1, 0, 0]);
+    expect(refills[3]![0]).toMatch(new RegExp(`^refill:${medication.id}:.*:${caregiver.id}:email$`));
+    // Acknowledging the same dose again (a retried activity) does not take pills twice.
+    await take('2026-12-06T13:00:00.000Z');
+    expect((await prisma.medication.findUniqueOrThrow({ where: { id: medication.id } })).pillCount).toBe(8);
+    const log = await prisma.notificationLog.findUniqueOrThrow({ where: { dedupeKey: refills[3]![0]! } });
+    expect(log.body).toBe(`${patient.name} has about 6 days of ${medication.name} left.`);
+  });
+});
