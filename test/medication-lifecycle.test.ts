@@ -7,6 +7,9 @@ import { WorkflowUpdateFailedError, type WorkflowHandle } from '@temporalio/clie
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { bundleWorkflowCode, Worker, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
 import { DateTime } from 'luxon';
+import fs from 'node:fs';
+import path from 'node:path';
+import { historyToJSON } from '@temporalio/common/lib/proto-utils.js';
 import { afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { Activities } from '../activities/index.ts';
 import type { MedicationSchedule } from '../shared/schedule.ts';
@@ -23,6 +26,7 @@ import {
 } from '../workflows/index.ts';
 import { workflowsPath } from '../workers/medication-worker.ts';
 import { recordingActivities, type Recorded } from './helpers/medication-stubs.ts';
+import { historiesDir } from './helpers/histories.ts';
 import { createTimeSkippingEnv } from './helpers/temporal-env.ts';
 
 let env: TestWorkflowEnvironment;
@@ -47,7 +51,7 @@ type Handle = WorkflowHandle<typeof medicationReminderWorkflow>;
 async function withSchedule(
   schedule: (now: DateTime) => MedicationSchedule,
   body: (ctx: { handle: Handle; recorded: Recorded; now: DateTime }) => Promise<void>,
-  opts: { escalationWindowMinutes?: number; refillAfterTaken?: number } = {},
+  opts: { escalationWindowMinutes?: number; refillAfterTaken?: number; record?: string } = {},
 ): Promise<void> {
   const { activities, recorded } = recordingActivities(opts);
   const taskQueue = `lifecycle-${++queue}`;
@@ -71,6 +75,11 @@ async function withSchedule(
       ],
     });
     await body({ handle, recorded, now });
+    if (opts.record && process.env.RECORD_HISTORIES === '1') {
+      // Saved for test/replay.test.ts: Updates and their effects must replay too.
+      const file = path.join(historiesDir, `v2-medication-${opts.record}.json`);
+      fs.writeFileSync(file, historyToJSON(await handle.fetchHistory()) + '\n');
+    }
     await handle.terminate().catch(() => {});
   });
 }
@@ -183,6 +192,7 @@ describe('dose acknowledgement and escalation', () => {
           [until + minutes(15)],
         );
       },
+      { record: 'snooze-escalation' },
     );
   });
 
@@ -223,6 +233,7 @@ describe('changing a running schedule', () => {
         expect(Date.parse(recorded.reminders[0]!.doseAt)).toBeGreaterThan(resumedAt);
         expect(recorded.saved.map((s) => s.status)).toEqual(['paused', 'active']);
       },
+      { record: 'pause-resume' },
     );
   });
 
@@ -242,6 +253,7 @@ describe('changing a running schedule', () => {
         expect(times).not.toContain(oldTime);
         expect(recorded.saved[0]).toMatchObject({ schedule: { times: [newTime] } });
       },
+      { record: 'edit' },
     );
   });
 
@@ -264,6 +276,7 @@ describe('changing a running schedule', () => {
           `${DateTime.fromISO(day).plus({ days: 1 }).toISODate()} 20:00`,
         ]);
       },
+      { record: 'travel' },
     );
   });
 

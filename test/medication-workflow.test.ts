@@ -34,10 +34,17 @@ afterAll(async () => {
  * With RECORD_HISTORIES=1 (`npm run test:record-histories`), each scenario's event history is saved
  * under test/histories, where test/replay.test.ts replays it against the current workflow code.
  */
+/**
+ * The workflow behaviour these recordings stand for. Before a change to the workflow's commands,
+ * keep the current files (they carry this label) and bump it, so the corpus always holds
+ * histories from every version still running somewhere.
+ */
+const HISTORY_VERSION = 'v2';
+
 async function maybeRecord(name: string, workflowId: string): Promise<void> {
   if (process.env.RECORD_HISTORIES !== '1') return;
   const history = await env.client.workflow.getHandle(workflowId).fetchHistory();
-  const file = path.join(historiesDir, `${name}.json`);
+  const file = path.join(historiesDir, `${HISTORY_VERSION}-${name}.json`);
   fs.writeFileSync(file, historyToJSON(history) + '\n');
 }
 
