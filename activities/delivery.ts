@@ -9,6 +9,8 @@
 import { ApplicationFailure, Context } from '@temporalio/activity';
 import type { PrismaClient } from '../shared/db.ts';
 import { DeliveryError, type EmailSender, type PushSender } from '../providers/types.ts';
+import { deliveryKindOf, RETRY_POLICIES } from '../shared/retry-policies.ts';
+import { toActivityFailure } from './retry.ts';
 
 export type DeliveryResult =
   { status: 'sent'; providerMessageId: string } | { status: 'already_sent' } | { status: 'skipped'; reason: string };
@@ -16,24 +18,9 @@ export type DeliveryResult =
 export const PERMANENT_DELIVERY_ERROR = 'PermanentDeliveryError';
 export const TRANSIENT_DELIVERY_ERROR = 'TransientDeliveryError';
 
-function toFailure(err: unknown): Error {
-  if (err instanceof DeliveryError) {
-    return err.permanent
-      ? ApplicationFailure.create({
-          message: err.message,
-          type: PERMANENT_DELIVERY_ERROR,
-          nonRetryable: true,
-          details: [err.code],
-        })
-      : ApplicationFailure.create({
-          message: err.message,
-          type: TRANSIENT_DELIVERY_ERROR,
-          details: [err.code],
-          // Honour the provider's Retry-After instead of our own backoff when it gave one.
-          ...(err.retryAfterMs !== undefined ? { nextRetryDelay: err.retryAfterMs } : {}),
-        });
-  }
-  return err as Error;
+/** The retry decision tree and jittered delays live in activities/retry.ts. */
+function toFailure(err: unknown, dedupeKey?: string): Error {
+  return toActivityFailure(err, dedupeKey ? { fallbackPolicy: RETRY_POLICIES[deliveryKindOf(dedupeKey)] } : {});
 }
 
 export function createDeliveryActivities(deps: { prisma: PrismaClient; push: PushSender; email: EmailSender }) {
@@ -73,7 +60,7 @@ export function createDeliveryActivities(deps: { prisma: PrismaClient; push: Pus
     );
   }
 
-  return {
+  const unguarded = {
     async deliverNotification({ dedupeKey }: { dedupeKey: string }): Promise<DeliveryResult> {
       const log = await prisma.notificationLog.findUnique({ where: { dedupeKey }, include: { recipient: true } });
       if (!log)
@@ -125,7 +112,7 @@ export function createDeliveryActivities(deps: { prisma: PrismaClient; push: Pus
         }
       } catch (err) {
         await prisma.notificationLog.update({ where: { id: log.id }, data: { error: (err as Error).message } });
-        throw toFailure(err);
+        throw toFailure(err, dedupeKey);
       }
 
       const provider = log.channel === 'push' ? push.name : log.channel === 'email' ? email.name : 'in-app';
@@ -137,6 +124,17 @@ export function createDeliveryActivities(deps: { prisma: PrismaClient; push: Pus
             : { status: 'skipped', error: result.status === 'skipped' ? result.reason : null },
       });
       return result;
+    },
+  };
+
+  return {
+    async deliverNotification(input: { dedupeKey: string }): Promise<DeliveryResult> {
+      try {
+        return await unguarded.deliverNotification(input);
+      } catch (err) {
+        // Also the database being down before or after the provider call: retried, with jitter.
+        throw toFailure(err, input.dedupeKey);
+      }
     },
   };
 }

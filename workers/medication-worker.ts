@@ -1,11 +1,12 @@
 /**
- * The one place a medication-reminder worker is built, for `npm start`, production and tests alike.
+ * The medication-reminder worker, kept for its callers (tests): a worker on one task queue that runs
+ * the medication workflows and every activity. Built by workers/build.ts like every other worker.
  */
-import { fileURLToPath } from 'node:url';
-import { NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker';
+import type { NativeConnection, Worker, WorkerOptions } from '@temporalio/worker';
 import type { Activities } from '../activities/index.ts';
+import { buildWorker, workflowsPath } from './build.ts';
 
-export const workflowsPath = fileURLToPath(new URL('../workflows/index.ts', import.meta.url));
+export { workflowsPath };
 
 export interface MedicationWorkerOptions {
   connection: NativeConnection;
@@ -21,13 +22,18 @@ export interface MedicationWorkerOptions {
 }
 
 export function createMedicationWorker(options: MedicationWorkerOptions): Promise<Worker> {
-  return Worker.create({
+  const concurrency = options.maxConcurrentActivityTaskExecutions ?? 5;
+  return buildWorker({
     connection: options.connection,
     namespace: options.namespace,
-    taskQueue: options.taskQueue,
+    settings: {
+      name: options.taskQueue,
+      maxConcurrentActivities: concurrency,
+      maxConcurrentWorkflowTasks: Math.max(2, Math.min(10, concurrency)),
+      runsWorkflows: true,
+    },
     activities: options.activities,
-    ...(options.workflowBundle ? { workflowBundle: options.workflowBundle } : { workflowsPath }),
-    maxConcurrentActivityTaskExecutions: options.maxConcurrentActivityTaskExecutions ?? 5,
-    shutdownGraceTime: options.shutdownGraceTime ?? '30 seconds',
+    ...(options.workflowBundle ? { workflowBundle: options.workflowBundle } : {}),
+    ...(options.shutdownGraceTime ? { shutdownGraceTime: options.shutdownGraceTime } : {}),
   });
 }

@@ -17,6 +17,9 @@
  *
  * The SDK joins `baseUrl` and `/emails` as strings, so `baseUrl` has no trailing slash; a request to
  * `//emails` gets Resend's 404 `not_found`, as the real API would.
+ *
+ * `createFakeResendHandler` is the same fake without a server of its own, so that
+ * test/fakes/provider-server.ts can serve it beside the other providers on one port.
  */
 import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
@@ -142,7 +145,13 @@ function errorReply(status: number, name?: string, message?: string, headers?: R
   };
 }
 
-export async function startFakeResend(options: FakeResendOptions = {}): Promise<FakeResend> {
+/** The fake's state and request handler, to mount in any node:http server. */
+export interface FakeResendHandler extends Omit<FakeResend, 'baseUrl' | 'close'> {
+  /** Answers one request (it reads the body itself). Hung requests stay open until their socket is destroyed. */
+  handle(req: IncomingMessage, res: ServerResponse): Promise<void>;
+}
+
+export function createFakeResendHandler(options: FakeResendOptions = {}): FakeResendHandler {
   const ttl = options.idempotencyTtlMs ?? 24 * 60 * 60 * 1000;
   const now = options.now ?? Date.now;
   const sent: SentEmail[] = [];
@@ -152,7 +161,6 @@ export async function startFakeResend(options: FakeResendOptions = {}): Promise<
   /** Idempotency key → the accepted request's canonical body and the reply it got. */
   const idempotent = new Map<string, { fingerprint: string; reply: Reply; at: number }>();
   const inProgress = new Set<string>();
-  const sockets = new Set<Socket>();
 
   function send(res: ServerResponse, reply: Reply): void {
     res.writeHead(reply.status, { 'content-type': 'application/json', ...reply.headers });
@@ -337,23 +345,7 @@ export async function startFakeResend(options: FakeResendOptions = {}): Promise<
     send(res, reply);
   }
 
-  const server = createServer((req, res) => {
-    handle(req, res).catch((err: unknown) => {
-      if (!res.headersSent && !res.destroyed) send(res, errorReply(500, 'application_error', String(err)));
-    });
-  });
-  server.on('connection', (socket) => {
-    sockets.add(socket);
-    socket.on('close', () => sockets.delete(socket));
-  });
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => resolve());
-  });
-  const { port } = server.address() as AddressInfo;
-
   return {
-    baseUrl: `http://127.0.0.1:${port}`,
     sent,
     requests,
     failNext(fault, times = 1) {
@@ -370,6 +362,36 @@ export async function startFakeResend(options: FakeResendOptions = {}): Promise<
       idempotent.clear();
       inProgress.clear();
     },
+    async handle(req, res) {
+      try {
+        await handle(req, res);
+      } catch (err) {
+        if (!res.headersSent && !res.destroyed) send(res, errorReply(500, 'application_error', String(err)));
+      }
+    },
+  };
+}
+
+export async function startFakeResend(options: FakeResendOptions = {}): Promise<FakeResend> {
+  const handler = createFakeResendHandler(options);
+  const sockets = new Set<Socket>();
+  const server = createServer((req, res) => void handler.handle(req, res));
+  server.on('connection', (socket) => {
+    sockets.add(socket);
+    socket.on('close', () => sockets.delete(socket));
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => resolve());
+  });
+  const { port } = server.address() as AddressInfo;
+  return {
+    sent: handler.sent,
+    requests: handler.requests,
+    failNext: handler.failNext,
+    respondWith: handler.respondWith,
+    reset: handler.reset,
+    baseUrl: `http://127.0.0.1:${port}`,
     close() {
       for (const socket of sockets) socket.destroy();
       return new Promise<void>((resolve, reject) => server.close((err) => (err ? reject(err) : resolve())));

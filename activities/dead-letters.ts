@@ -1,0 +1,85 @@
+/**
+ * Activities of the operator's dead-letter retry (workflows/dead-letters.ts). The API marks a dead
+ * letter `retrying` before it starts the retry workflow; these activities reset the notification to
+ * pending, and record the outcome: `retried` (delivered, or nothing left to deliver) or `open` again
+ * with the new error. Both are idempotent: they only act on a dead letter still `retrying`.
+ */
+import type { PrismaClient } from '../shared/db.ts';
+import { deliveryKindOf, type DeliveryKind } from '../shared/retry-policies.ts';
+
+export type DeadLetterRetryPlan =
+  | { action: 'deliver'; dedupeKey: string; kind: DeliveryKind }
+  /** Nothing to deliver: already sent since, not a notification, or no longer retrying. */
+  | { action: 'none'; reason: 'not_retrying' | 'already_sent' | 'not_a_notification' | 'notification_missing' };
+
+export type DeadLetterRetryOutcome =
+  | { status: 'delivered'; detail: string }
+  | { status: 'failed'; error: string; errorType: string | null }
+  | { status: 'nothing_to_deliver'; reason: string };
+
+export function createDeadLetterActivities(prisma: PrismaClient) {
+  return {
+    async beginDeadLetterRetry({ deadLetterId }: { deadLetterId: string }): Promise<DeadLetterRetryPlan> {
+      const deadLetter = await prisma.deadLetter.findUnique({ where: { id: deadLetterId } });
+      if (!deadLetter || deadLetter.status !== 'retrying') return { action: 'none', reason: 'not_retrying' };
+      if (!deadLetter.dedupeKey) return { action: 'none', reason: 'not_a_notification' };
+      const log = await prisma.notificationLog.findUnique({ where: { dedupeKey: deadLetter.dedupeKey } });
+      if (!log) return { action: 'none', reason: 'notification_missing' };
+      if (log.status === 'sent') return { action: 'none', reason: 'already_sent' };
+      // Pending again, so deliverNotification tries it; the dedupe key keeps it to one delivery.
+      await prisma.notificationLog.updateMany({
+        where: { id: log.id, status: { in: ['failed', 'pending'] } },
+        data: { status: 'pending', error: null },
+      });
+      return { action: 'deliver', dedupeKey: log.dedupeKey, kind: deliveryKindOf(log.kind) };
+    },
+
+    async finishDeadLetterRetry({
+      deadLetterId,
+      outcome,
+    }: {
+      deadLetterId: string;
+      outcome: DeadLetterRetryOutcome;
+    }): Promise<void> {
+      const deadLetter = await prisma.deadLetter.findUnique({ where: { id: deadLetterId } });
+      if (!deadLetter || deadLetter.status !== 'retrying') return;
+      if (outcome.status !== 'failed') {
+        await prisma.deadLetter.updateMany({
+          where: { id: deadLetterId, status: 'retrying' },
+          data: { status: 'retried', resolvedAt: new Date() },
+        });
+        return;
+      }
+      const log = deadLetter.dedupeKey
+        ? await prisma.notificationLog.findUnique({ where: { dedupeKey: deadLetter.dedupeKey } })
+        : null;
+      if (outcome.errorType === 'NotRetryable') {
+        // Nothing was attempted: only the claim is undone.
+        await prisma.deadLetter.updateMany({
+          where: { id: deadLetterId, status: 'retrying' },
+          data: { status: 'open' },
+        });
+        return;
+      }
+      await prisma.$transaction([
+        ...(log
+          ? [
+              prisma.notificationLog.updateMany({
+                where: { id: log.id, status: 'pending' },
+                data: { status: 'failed', error: outcome.error },
+              }),
+            ]
+          : []),
+        prisma.deadLetter.updateMany({
+          where: { id: deadLetterId, status: 'retrying' },
+          data: {
+            status: 'open',
+            error: outcome.error,
+            errorType: outcome.errorType,
+            ...(log ? { attempts: log.attempts } : {}),
+          },
+        }),
+      ]);
+    },
+  };
+}

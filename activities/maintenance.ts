@@ -1,0 +1,265 @@
+/**
+ * Activities of the periodic jobs (workflows/maintenance.ts, started by Temporal Schedules):
+ * the daily digest to caregivers, the reconciliation of long-running workflows, and the clean-up
+ * of old notification records. Each works a page at a time and is idempotent.
+ */
+import { Context } from '@temporalio/activity';
+import {
+  WorkflowExecutionAlreadyStartedError,
+  WorkflowIdConflictPolicy,
+  WorkflowIdReusePolicy,
+  WorkflowNotFoundError,
+  type Client,
+  type WorkflowStartOptions,
+} from '@temporalio/client';
+import { ApplicationFailure } from '@temporalio/common';
+import { DateTime } from 'luxon';
+import type { Channel, PrismaClient } from '../shared/db.ts';
+import { CareCircleId, MedicationId, PatientId, ScheduleStatus } from '../shared/search-attributes.ts';
+
+/** A workflow that should be running for an active record. */
+export interface ReconcileTarget {
+  /** The record's id: the page cursor. */
+  id: string;
+  workflowId: string;
+  workflowType: string;
+  taskQueue: string;
+  args: unknown[];
+  typedSearchAttributes?: WorkflowStartOptions['typedSearchAttributes'];
+}
+
+/**
+ * One kind of record whose workflow must exist while the record is active. Appointments and shifts
+ * add theirs to `createMaintenanceActivities({ reconcilers })` (workers/main.ts builds the list).
+ */
+export interface Reconciler {
+  /** Active records with an id greater than `cursor` (null: from the start), ordered by id, at most `take`. */
+  listActive(cursor: string | null, take: number): Promise<ReconcileTarget[]>;
+}
+
+export function medicationReconciler(prisma: PrismaClient, taskQueue: string): Reconciler {
+  return {
+    async listActive(cursor, take) {
+      const medications = await prisma.medication.findMany({
+        // A paused schedule is still a schedule: restarted paused, it resumes when asked.
+        where: { status: { in: ['active', 'paused'] }, ...(cursor ? { id: { gt: cursor } } : {}) },
+        orderBy: { id: 'asc' },
+        take,
+      });
+      return medications.map((m) => ({
+        id: m.id,
+        workflowId: m.workflowId,
+        workflowType: 'medicationReminderWorkflow',
+        taskQueue,
+        // The workflow's input: the schedule as stored (timezone resolved when it was created).
+        args: [
+          {
+            medicationId: m.id,
+            schedule: m.schedule,
+            escalationWindowMinutes: m.escalationWindowMinutes,
+            state: m.status === 'paused' ? 'paused' : 'active',
+          },
+        ],
+        typedSearchAttributes: [
+          { key: CareCircleId, value: m.careCircleId },
+          { key: PatientId, value: m.patientId },
+          { key: MedicationId, value: m.id },
+          { key: ScheduleStatus, value: m.status === 'paused' ? 'paused' : 'active' },
+        ],
+      }));
+    },
+  };
+}
+
+export interface DigestPage {
+  /** Dedupe keys of digest notifications still to deliver. */
+  deliveries: string[];
+  circles: number;
+  nextCursor: string | null;
+}
+
+export interface MaintenanceDeps {
+  prisma: PrismaClient;
+  /** Needed by the reconciliation only. */
+  temporal?: Client;
+  reconcilers?: Record<string, Reconciler>;
+}
+
+/** "6 doses: 4 taken, 1 missed, 1 not logged (adherence 67 %)"; not logged = neither taken, skipped nor missed. */
+function summarize(counts: Record<string, number>): string {
+  const total = Object.values(counts).reduce((n, c) => n + c, 0);
+  const taken = counts.taken ?? 0;
+  const notLogged = total - taken - (counts.skipped ?? 0) - (counts.missed ?? 0);
+  const parts = [
+    `${taken} taken`,
+    ...(counts.skipped ? [`${counts.skipped} skipped`] : []),
+    ...(counts.missed ? [`${counts.missed} missed`] : []),
+    ...(notLogged ? [`${notLogged} not logged`] : []),
+  ];
+  const adherence = total > 0 ? Math.round((taken / total) * 100) : 0;
+  return `${total} dose${total === 1 ? '' : 's'}: ${parts.join(', ')} (adherence ${adherence} %)`;
+}
+
+export function createMaintenanceActivities(deps: MaintenanceDeps) {
+  const { prisma } = deps;
+  const reconcilers = deps.reconcilers ?? {};
+
+  return {
+    /**
+     * Writes the digest of `day` (yyyy-mm-dd in `timezone`) for a page of care circles: one pending
+     * notification per caregiver × channel, with yesterday's doses per patient and adherence.
+     */
+    async planDailyDigest(input: {
+      day: string;
+      timezone: string;
+      cursor: string | null;
+      pageSize: number;
+    }): Promise<DigestPage> {
+      const start = DateTime.fromISO(input.day, { zone: input.timezone });
+      if (!start.isValid)
+        throw ApplicationFailure.nonRetryable(`Invalid day ${input.day} in ${input.timezone}`, 'ValidationError');
+      const from = start.toJSDate();
+      const to = start.plus({ days: 1 }).toJSDate();
+
+      const circles = await prisma.careCircle.findMany({
+        where: input.cursor ? { id: { gt: input.cursor } } : {},
+        orderBy: { id: 'asc' },
+        take: input.pageSize,
+        select: { id: true, name: true },
+      });
+      const deliveries: string[] = [];
+      for (const circle of circles) {
+        const doses = await prisma.doseEvent.groupBy({
+          by: ['medicationId', 'status'],
+          where: { scheduledAt: { gte: from, lt: to }, medication: { careCircleId: circle.id } },
+          _count: { _all: true },
+        });
+        if (doses.length === 0) continue;
+        const medications = await prisma.medication.findMany({
+          where: { id: { in: [...new Set(doses.map((d) => d.medicationId))] } },
+          select: { id: true, patient: { select: { id: true, name: true } } },
+        });
+        const byPatient = new Map<string, { name: string; counts: Record<string, number> }>();
+        for (const dose of doses) {
+          const patient = medications.find((m) => m.id === dose.medicationId)?.patient;
+          if (!patient) continue;
+          const entry = byPatient.get(patient.id) ?? { name: patient.name, counts: {} };
+          entry.counts[dose.status] = (entry.counts[dose.status] ?? 0) + dose._count._all;
+          byPatient.set(patient.id, entry);
+        }
+        const title = `Daily summary for ${circle.name}: ${input.day}`;
+        const body = [...byPatient.values()].map((p) => `${p.name}: ${summarize(p.counts)}`).join('\n');
+
+        const caregivers = await prisma.member.findMany({
+          where: { careCircleId: circle.id, role: 'caregiver' },
+          include: { pushTokens: { where: { active: true } } },
+        });
+        for (const member of caregivers) {
+          const channels = member.channels.filter((channel: Channel) =>
+            channel === 'push' ? member.pushTokens.length > 0 : channel === 'email' ? Boolean(member.email) : true,
+          );
+          for (const channel of channels) {
+            const dedupeKey = `digest:${circle.id}:${input.day}:${member.id}:${channel}`;
+            const row = await prisma.notificationLog.upsert({
+              where: { dedupeKey },
+              create: { dedupeKey, kind: 'daily_digest', recipientId: member.id, channel, title, body },
+              update: {},
+            });
+            if (row.status === 'pending') deliveries.push(dedupeKey);
+          }
+        }
+      }
+      return {
+        deliveries,
+        circles: circles.length,
+        nextCursor: circles.length === input.pageSize ? circles[circles.length - 1]!.id : null,
+      };
+    },
+
+    async listReconcilers(): Promise<string[]> {
+      return Object.keys(reconcilers);
+    },
+
+    /**
+     * Checks a page of active records of one kind and starts the workflow of each one whose
+     * workflow is missing or closed. Returns the workflow ids it started.
+     */
+    async reconcilePage(input: {
+      reconciler: string;
+      cursor: string | null;
+      pageSize: number;
+    }): Promise<{ checked: number; restarted: string[]; nextCursor: string | null }> {
+      const reconciler = reconcilers[input.reconciler];
+      if (!reconciler) throw ApplicationFailure.nonRetryable(`No reconciler ${input.reconciler}`, 'ValidationError');
+      const temporal = deps.temporal;
+      if (!temporal) throw ApplicationFailure.nonRetryable('Reconciliation needs a Temporal client', 'ValidationError');
+      const targets = await reconciler.listActive(input.cursor, input.pageSize);
+      const restarted: string[] = [];
+      for (const target of targets) {
+        Context.current().heartbeat(target.id);
+        let running = false;
+        try {
+          const description = await temporal.workflow.getHandle(target.workflowId).describe();
+          running = description.status.name === 'RUNNING';
+        } catch (err) {
+          if (!(err instanceof WorkflowNotFoundError)) throw err;
+        }
+        if (running) continue;
+        try {
+          await temporal.workflow.start(target.workflowType, {
+            workflowId: target.workflowId,
+            taskQueue: target.taskQueue,
+            args: target.args,
+            // A closed run may be replaced; a running one (started meanwhile) is left alone.
+            workflowIdReusePolicy: WorkflowIdReusePolicy.ALLOW_DUPLICATE,
+            workflowIdConflictPolicy: WorkflowIdConflictPolicy.FAIL,
+            ...(target.typedSearchAttributes ? { typedSearchAttributes: target.typedSearchAttributes } : {}),
+          });
+          restarted.push(target.workflowId);
+        } catch (err) {
+          if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw err;
+        }
+      }
+      return {
+        checked: targets.length,
+        restarted,
+        nextCursor: targets.length === input.pageSize ? targets[targets.length - 1]!.id : null,
+      };
+    },
+
+    /**
+     * Deletes sent, skipped and failed notification records (and dev outbox rows) older than
+     * `retentionDays`, a batch at a time; records behind an open dead letter are kept for it.
+     */
+    async cleanupNotifications(input: {
+      retentionDays: number;
+      batchSize: number;
+    }): Promise<{ notifications: number; outbox: number }> {
+      const cutoff = new Date(Date.now() - input.retentionDays * 24 * 60 * 60 * 1000);
+      const keep = await prisma.deadLetter.findMany({
+        where: { status: { in: ['open', 'retrying'] }, dedupeKey: { not: null } },
+        select: { dedupeKey: true },
+      });
+      const kept = keep.map((d) => d.dedupeKey!).filter(Boolean);
+      let notifications = 0;
+      for (;;) {
+        const batch = await prisma.notificationLog.findMany({
+          where: {
+            createdAt: { lt: cutoff },
+            status: { in: ['sent', 'skipped', 'failed'] },
+            ...(kept.length ? { dedupeKey: { notIn: kept } } : {}),
+          },
+          select: { id: true },
+          take: input.batchSize,
+        });
+        if (batch.length === 0) break;
+        const { count } = await prisma.notificationLog.deleteMany({ where: { id: { in: batch.map((b) => b.id) } } });
+        notifications += count;
+        Context.current().heartbeat({ notifications });
+        if (batch.length < input.batchSize) break;
+      }
+      const { count: outbox } = await prisma.devOutboxMessage.deleteMany({ where: { createdAt: { lt: cutoff } } });
+      return { notifications, outbox };
+    },
+  };
+}
