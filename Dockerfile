@@ -2,7 +2,8 @@
 #
 # One image for every CareCircle process; the command picks the role:
 #   api      npm run start:api      (default CMD, HTTP on :3000, HEALTHCHECK below)
-#   worker   npm run start:worker   (Temporal worker; override or disable the healthcheck)
+#   worker   npm run start:worker   (Temporal worker; metrics/health on :9464 with
+#                                    WORKER_METRICS_HOST=0.0.0.0; point the healthcheck at :9464/health)
 #   migrate  npm run db:migrate     (one-shot: applies prisma/migrations, exits 0)
 #
 # The app runs its TypeScript through tsx, so there is no compile step: the build stage installs
@@ -70,7 +71,8 @@ COPY . .
 # The official node image ships an unprivileged `node` user (uid 1000) with a home directory.
 USER node
 
-EXPOSE 3000
+# 3000: the API. 9464: a worker's /metrics, /health, /ready, /status (WORKER_METRICS_PORT).
+EXPOSE 3000 9464
 
 # No curl/wget in the slim image: Node's fetch. /health answers 200 only when the database and
 # the Temporal frontend both answer (503 otherwise).

@@ -20,7 +20,10 @@ import { searchAttributeDefinitions } from '../shared/search-attributes.ts';
 
 const cfg = config();
 const logger = createLogger('start');
-const CHILD_STOP_TIMEOUT_MS = 40_000; // the worker's shutdown grace time (30 s) plus a margin
+// The children's own shutdown budgets (worker: WORKER_SHUTDOWN_GRACE, then a hard stop 10 s later;
+// API: delay + grace) plus a margin.
+const CHILD_STOP_TIMEOUT_MS =
+  Math.max(cfg.WORKER_SHUTDOWN_GRACE, cfg.API_SHUTDOWN_DELAY + cfg.API_SHUTDOWN_GRACE) + 15_000;
 
 interface Stoppable {
   name: string;
@@ -138,6 +141,8 @@ async function main(): Promise<void> {
     `CareCircle is running (started in ${((Date.now() - started) / 1000).toFixed(1)} s)`,
     `  API            ${apiUrl}`,
     `  Health         ${apiUrl}/health`,
+    `  Metrics        ${apiUrl}/metrics · worker http://${cfg.WORKER_METRICS_HOST}:${cfg.WORKER_METRICS_PORT}/metrics`,
+    `  Ops status     ${apiUrl}/v1/ops/queues`,
     ...(usesDevOutbox(cfg) ? [`  Dev outbox     ${apiUrl}/v1/dev/outbox`] : []),
     `  Temporal       ${temporalAddress} (namespace ${cfg.TEMPORAL_NAMESPACE})`,
     ...(uiUrl ? [`  Temporal UI    ${uiUrl}/namespaces/${cfg.TEMPORAL_NAMESPACE}/workflows`] : []),
