@@ -1,13 +1,40 @@
 /** Every activity the workers register, built from their dependencies (injected for tests). */
 import type { PrismaClient } from '../shared/db.ts';
 import type { Providers } from '../providers/index.ts';
+import { createDeadLetterActivities } from './dead-letters.ts';
 import { createDeliveryActivities } from './delivery.ts';
+import { createMaintenanceActivities, type MaintenanceDeps } from './maintenance.ts';
 import { createMedicationReminderActivities } from './medication-reminders.ts';
+// Appointments, shifts, circle notifications, documents (issue 4, part B).
+import { config } from '../shared/config.ts';
+import { createDocumentStore, type DocumentStore } from '../providers/documents.ts';
+import { createAppointmentActivities } from './appointments.ts';
+import { createCircleNotificationActivities } from './circle-notifications.ts';
+import { createDocumentActivities } from './documents.ts';
+import { createShiftActivities } from './shifts.ts';
 
-export function createActivities(deps: { prisma: PrismaClient } & Providers) {
+/** Part B's dependencies, optional: by default from configuration (Cloudinary or the dev store). */
+export interface DocumentDeps {
+  documents?: DocumentStore;
+  documentChunkBytes?: number;
+}
+
+export function createActivities(
+  deps: { prisma: PrismaClient } & Providers & Pick<MaintenanceDeps, 'temporal' | 'reconcilers'> & DocumentDeps,
+) {
   return {
     ...createMedicationReminderActivities(deps.prisma),
     ...createDeliveryActivities(deps),
+    ...createDeadLetterActivities(deps.prisma),
+    ...createMaintenanceActivities(deps),
+    ...createAppointmentActivities(deps.prisma),
+    ...createShiftActivities(deps.prisma),
+    ...createCircleNotificationActivities(deps.prisma),
+    ...createDocumentActivities({
+      prisma: deps.prisma,
+      store: deps.documents ?? createDocumentStore(config()),
+      chunkBytes: deps.documentChunkBytes ?? config().DOCUMENT_CHUNK_BYTES,
+    }),
   };
 }
 
@@ -15,3 +42,12 @@ export type Activities = ReturnType<typeof createActivities>;
 export type { DosePlan, DoseRef } from './medication-reminders.ts';
 export type { DeliveryResult } from './delivery.ts';
 export { PERMANENT_DELIVERY_ERROR, TRANSIENT_DELIVERY_ERROR } from './delivery.ts';
+export type { DeadLetterRetryOutcome, DeadLetterRetryPlan } from './dead-letters.ts';
+export type { DigestPage, ReconcileTarget, Reconciler } from './maintenance.ts';
+export { medicationReconciler } from './maintenance.ts';
+export type { AppointmentReminderPlan, AppointmentSnapshot } from './appointments.ts';
+export { appointmentReconciler } from './appointments.ts';
+export type { ShiftPlan, ShiftSnapshot } from './shifts.ts';
+export { shiftReconciler } from './shifts.ts';
+export type { CircleRecipientOutcome, CircleRecipientPlan } from './circle-notifications.ts';
+export type { UploadHeartbeat, UploadResult } from './documents.ts';

@@ -8,16 +8,28 @@ import { isDatabaseUnavailable } from '../shared/db-errors.ts';
 import type { ApiDeps } from './deps.ts';
 import { ProblemError, problemResponse } from './problem.ts';
 import { careCircleRoutes } from './routes/care-circles.ts';
+import { deadLetterRoutes } from './routes/dead-letters.ts';
 import { devOutboxRoutes } from './routes/dev-outbox.ts';
 import { healthRoutes } from './routes/health.ts';
 import { medicationRoutes } from './routes/medications.ts';
+import { metricsRoutes } from './routes/metrics.ts';
 import { notificationRoutes } from './routes/notifications.ts';
+import { memberRoutes, patientRoutes } from './routes/patients.ts';
+import { opsRoutes } from './routes/ops.ts';
+import { readyRoutes } from './routes/ready.ts';
+// Appointments, shifts, circle notifications, documents (issue 4, part B).
+import { appointmentRoutes } from './routes/appointments.ts';
+import { circleNotificationRoutes } from './routes/circle-notifications.ts';
+import { documentRoutes } from './routes/documents.ts';
+import { shiftRoutes } from './routes/shifts.ts';
 
 export const MAX_BODY_BYTES = 64 * 1024;
 
 export function createApp(deps: ApiDeps, onError: (err: unknown) => void = () => {}): Hono {
   const app = new Hono();
 
+  // Before the JSON body limit below: documents have their own, larger one (DOCUMENT_MAX_BYTES).
+  app.route('/v1/documents', documentRoutes(deps));
   app.use(
     '/v1/*',
     bodyLimit({
@@ -36,9 +48,18 @@ export function createApp(deps: ApiDeps, onError: (err: unknown) => void = () =>
   );
 
   app.route('/health', healthRoutes(deps));
+  app.route('/ready', readyRoutes(deps));
+  app.route('/metrics', metricsRoutes(deps));
+  app.route('/v1/ops', opsRoutes(deps));
   app.route('/v1/care-circles', careCircleRoutes(deps));
+  app.route('/v1/care-circles', circleNotificationRoutes(deps));
+  app.route('/v1/appointments', appointmentRoutes(deps));
+  app.route('/v1/shifts', shiftRoutes(deps));
   app.route('/v1/medications', medicationRoutes(deps));
+  app.route('/v1/members', memberRoutes(deps));
+  app.route('/v1/patients', patientRoutes(deps));
   app.route('/v1/notifications', notificationRoutes(deps));
+  app.route('/v1/dead-letters', deadLetterRoutes(deps));
   if (deps.devOutbox) app.route('/v1/dev/outbox', devOutboxRoutes(deps));
 
   app.notFound((c) =>

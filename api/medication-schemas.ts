@@ -12,10 +12,8 @@ const instant = z.iso.datetime({
   offset: true,
   message: 'must be an ISO 8601 date-time with a time zone, e.g. 2026-12-01T08:00:00Z',
 });
-const unique =
-  <T>(what: string) =>
-  (items: T[]) =>
-    new Set(items).size === items.length || false;
+/** No item twice. */
+const unique = <T>(items: T[]) => new Set(items).size === items.length;
 
 const endNotBeforeStart = (s: { startDate?: string | undefined; endDate?: string | undefined }) =>
   !s.startDate || !s.endDate || s.endDate >= s.startDate;
@@ -27,12 +25,12 @@ const timesSchedule = z
       .array(timeOfDay)
       .min(1, 'needs at least one time')
       .max(24, 'at most 24 times a day')
-      .refine(unique('time'), { message: 'must not repeat a time' }),
+      .refine(unique, { message: 'must not repeat a time' }),
     timezone: timezone.optional(),
     daysOfWeek: z
       .array(z.enum(WEEKDAYS, { message: `must be one of ${WEEKDAYS.join(', ')}` }))
       .min(1, 'needs at least one day (omit it for every day)')
-      .refine(unique('day'), { message: 'must not repeat a day' })
+      .refine(unique, { message: 'must not repeat a day' })
       .optional(),
     startDate: calendarDate.optional(),
     endDate: calendarDate.optional(),

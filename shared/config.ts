@@ -16,6 +16,37 @@ const optionalString = z
 
 const port = z.coerce.number().int().min(0).max(65535);
 
+/** "on"/"off" style switches: true, false, 1, 0, yes, no (case-insensitive). */
+const flag = z
+  .string()
+  .trim()
+  .toLowerCase()
+  .pipe(z.enum(['true', 'false', '1', '0', 'yes', 'no', '']))
+  .transform((v) => (v === '' ? undefined : ['true', '1', 'yes'].includes(v)))
+  .optional();
+
+const DURATION_UNITS_MS = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 } as const;
+/** A duration in milliseconds, written `500ms`, `30s`, `2m`, `1h`; a bare number means seconds. */
+const durationMs = z
+  .string()
+  .trim()
+  .regex(/^\d+(\.\d+)?(ms|s|m|h)?$/, 'expected a duration such as 30s, 500ms, 2m or 1h')
+  .transform((v) => {
+    const [, amount = '0', unit = 's'] = /^([\d.]+)(ms|s|m|h)?$/.exec(v) ?? [];
+    return Math.round(Number(amount) * DURATION_UNITS_MS[unit as keyof typeof DURATION_UNITS_MS]);
+  });
+
+/** A comma-separated list; empty entries are dropped. */
+const list = z
+  .string()
+  .transform((v) =>
+    v
+      .split(',')
+      .map((s) => s.trim())
+      .filter(Boolean),
+  )
+  .optional();
+
 const schema = z.object({
   NODE_ENV: z.enum(['development', 'test', 'production']).default('development'),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
@@ -45,6 +76,124 @@ const schema = z.object({
   RESEND_BASE_URL: optionalString,
   EMAIL_FROM: z.string().default('CareCircle <reminders@carecircle.local>'),
   CLOUDINARY_URL: optionalString,
+
+  // --- Task queues, retries, dead letters, circuit breakers, periodic jobs (issue 4, part A) ---
+  /** Which workloads this worker process serves (comma-separated, see shared/task-queues.ts), or "all". */
+  WORKER_QUEUES: z.string().default('all'),
+  /** Activities at once per worker, per queue: the seed's BullMQ concurrency. */
+  NOTIFICATIONS_CONCURRENCY: z.coerce.number().int().min(1).default(10),
+  MEDICATION_CONCURRENCY: z.coerce.number().int().min(1).default(5),
+  APPOINTMENT_CONCURRENCY: z.coerce.number().int().min(1).default(5),
+  SHIFT_CONCURRENCY: z.coerce.number().int().min(1).default(5),
+  DOCUMENT_CONCURRENCY: z.coerce.number().int().min(1).default(2),
+  DEAD_LETTER_CONCURRENCY: z.coerce.number().int().min(1).default(1),
+  MAINTENANCE_CONCURRENCY: z.coerce.number().int().min(1).default(2),
+  EMAIL_CONCURRENCY: z.coerce.number().int().min(1).default(10),
+  /** Emails per minute across all workers (Temporal's task-queue activity rate limit). */
+  EMAIL_RATE_LIMIT_PER_MINUTE: z.coerce.number().positive().default(100),
+  /** Circuit breaker per provider: consecutive transient failures that open it, and how long it stays open. */
+  CIRCUIT_BREAKER_FAILURES: z.coerce.number().int().min(1).default(5),
+  CIRCUIT_BREAKER_OPEN_MS: z.coerce.number().int().min(100).default(30_000),
+  /** Periodic jobs (Temporal Schedules), created at worker start-up: cron expressions and their time zone. */
+  SCHEDULES_ENABLED: z
+    .enum(['true', 'false'])
+    .default('true')
+    .transform((v) => v === 'true'),
+  SCHEDULES_TIMEZONE: z.string().default('UTC'),
+  DAILY_DIGEST_CRON: z.string().default('0 7 * * *'),
+  RECONCILE_CRON: z.string().default('*/15 * * * *'),
+  CLEANUP_CRON: z.string().default('30 3 * * *'),
+  /** Sent, skipped and failed notification records older than this are deleted by the clean-up job. */
+  NOTIFICATION_RETENTION_DAYS: z.coerce.number().int().min(1).default(90),
+
+  // ---- Operations (issue 5): logs, metrics, shutdown, remote Temporal --------------------------
+  /** `pretty`: one readable line per entry; `json`: one JSON object per line. Default: pretty in development. */
+  LOG_FORMAT: z.enum(['pretty', 'json']).optional(),
+
+  /** Remote Temporal (Temporal Cloud or a self-hosted cluster with TLS). Unset: plaintext. */
+  TEMPORAL_TLS: flag, // forced on by TEMPORAL_API_KEY or a client certificate
+  /** PEM of the CA that signed the server's certificate (a file path or the PEM itself); unset: system CAs. */
+  TEMPORAL_TLS_CA: optionalString,
+  /** mTLS client certificate and key (file paths or PEM); both or neither. */
+  TEMPORAL_TLS_CERT: optionalString,
+  TEMPORAL_TLS_KEY: optionalString,
+  /** Overrides the TLS server name (SNI) checked against the server's certificate. */
+  TEMPORAL_TLS_SERVER_NAME: optionalString,
+  /** Temporal Cloud API key (sent as a bearer token; implies TLS). */
+  TEMPORAL_API_KEY: optionalString,
+
+  /** How long in-flight activities may run on after SIGTERM before they are cancelled and retried elsewhere. */
+  WORKER_SHUTDOWN_GRACE: durationMs.prefault('30s'),
+  /** Worker's HTTP endpoint: /metrics (app + Temporal SDK metrics), /health, /ready, /status. Port 0: any free port. */
+  WORKER_METRICS_HOST: z.string().default('127.0.0.1'),
+  WORKER_METRICS_PORT: port.default(9464),
+  /**
+   * Where GET /v1/ops/queues finds the workers' /status (breaker states, in-flight work). Each
+   * address a host name resolves to counts as one worker (Compose replicas, Kubernetes headless
+   * services). Default: the local worker.
+   */
+  WORKER_STATUS_URLS: list,
+  /** Task queues described in /metrics and /v1/ops/queues besides those of shared/task-queues.ts. */
+  MONITORED_TASK_QUEUES: list,
+  /** After SIGTERM the API answers /ready with 503 for this long before it stops accepting (lets load balancers notice). */
+  API_SHUTDOWN_DELAY: durationMs.prefault('0s'),
+  /** In-flight requests get this long to finish after the API stops accepting; then connections are closed. */
+  API_SHUTDOWN_GRACE: durationMs.prefault('10s'),
+
+  // ---- Appointments, shifts, circle notifications, documents (issue 4, part B) ----------------
+  /** Default reminder offsets of an appointment, minutes before it starts (each appointment may set its own). */
+  APPOINTMENT_REMINDER_OFFSETS_MINUTES: z
+    .string()
+    .default('1440,60')
+    .transform((v) =>
+      v
+        .split(',')
+        .map((s) => s.trim())
+        .filter(Boolean)
+        .map(Number),
+    )
+    .pipe(
+      z
+        .array(
+          z
+            .number()
+            .int()
+            .min(1)
+            .max(60 * 24 * 30),
+        )
+        .min(1)
+        .max(10),
+    ),
+  /** Default minutes before a shift that its assignee is reminded. */
+  SHIFT_REMINDER_LEAD_MINUTES: z.coerce.number().int().min(1).default(120),
+  /** Default minutes before a shift at which the circle is alerted if nobody is assigned. */
+  SHIFT_UNASSIGNED_ALERT_MINUTES: z.coerce.number().int().min(1).default(1440),
+  /** Circle notifications: members per child workflow, and deliveries in flight per child. */
+  CIRCLE_NOTIFICATION_BATCH_SIZE: z.coerce.number().int().min(1).max(500).default(100),
+  CIRCLE_NOTIFICATION_CONCURRENCY: z.coerce.number().int().min(1).max(100).default(10),
+  /** Documents: largest accepted upload, accepted content types, and the chunk size of uploads. */
+  DOCUMENT_MAX_BYTES: z.coerce
+    .number()
+    .int()
+    .min(1)
+    .default(20 * 1024 * 1024),
+  DOCUMENT_ALLOWED_TYPES: z
+    .string()
+    .default('application/pdf,image/jpeg,image/png,image/webp,image/heic,text/plain')
+    .transform((v) =>
+      v
+        .split(',')
+        .map((s) => s.trim().toLowerCase())
+        .filter(Boolean),
+    ),
+  /** Cloudinary accepts chunks of at least 5 MB (except the last). */
+  DOCUMENT_CHUNK_BYTES: z.coerce
+    .number()
+    .int()
+    .min(1)
+    .default(6 * 1024 * 1024),
+  /** Where the development document store writes "uploads" without CLOUDINARY_URL (default: DATA_DIR/dev-documents). */
+  DEV_DOCUMENT_STORE_DIR: optionalString,
 });
 
 export type Config = z.infer<typeof schema>;

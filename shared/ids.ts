@@ -5,3 +5,33 @@ export const medicationWorkflowId = (medicationId: string): string => `medicatio
 /** One key per dose × recipient × channel: the unit of "sent exactly once". */
 export const doseDedupeKey = (medicationId: string, doseAt: Date, recipientId: string, channel: string): string =>
   `dose:${medicationId}:${doseAt.toISOString()}:${recipientId}:${channel}`;
+
+// ---- Appointments, shifts, circle notifications, documents (issue 4, part B) ----
+export const appointmentWorkflowId = (appointmentId: string): string => `appointment:${appointmentId}`;
+export const shiftWorkflowId = (shiftId: string): string => `shift:${shiftId}`;
+export const circleNotificationWorkflowId = (notificationId: string): string => `circle-notification:${notificationId}`;
+export const documentWorkflowId = (documentId: string): string => `document:${documentId}`;
+
+/** Keyed by the start time, not a version: a reminder for "the 10:00 appointment, 1 h before" goes out once. */
+export const appointmentReminderDedupeKey = (
+  appointmentId: string,
+  startsAt: Date,
+  offsetMinutes: number,
+  recipientId: string,
+  channel: string,
+): string => `appointment:${appointmentId}:${startsAt.toISOString()}:${offsetMinutes}m:${recipientId}:${channel}`;
+
+/** Once per assignee and shift start: a swap back to someone already reminded sends nothing new. */
+export const shiftReminderDedupeKey = (shiftId: string, startsAt: Date, assigneeId: string, channel: string): string =>
+  `shift:${shiftId}:${startsAt.toISOString()}:reminder:${assigneeId}:${channel}`;
+
+/** Once per shift version: a shift that becomes unassigned again later alerts the circle again. */
+export const shiftUnassignedDedupeKey = (
+  shiftId: string,
+  version: number,
+  recipientId: string,
+  channel: string,
+): string => `shift:${shiftId}:v${version}:unassigned:${recipientId}:${channel}`;
+
+export const circleMessageDedupeKey = (notificationId: string, recipientId: string, channel: string): string =>
+  `circle:${notificationId}:${recipientId}:${channel}`;

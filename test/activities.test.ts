@@ -220,7 +220,7 @@ describe('escalation and refill activities', () => {
     await mockEnv().run(acts.recordDoseAcknowledgement, {
       medicationId: medication.id,
       doseAt: DOSE_AT,
-      action: 'taken',
+      action: 'taken' as const,
       memberId: patient.id,
       snoozedUntil: null,
       late: false,
@@ -243,7 +243,7 @@ describe('escalation and refill activities', () => {
       (await mockEnv().run(acts.recordDoseAcknowledgement, {
         medicationId: medication.id,
         doseAt,
-        action: 'taken',
+        action: 'taken' as const,
         memberId: patient.id,
         snoozedUntil: null,
         late: false,

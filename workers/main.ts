@@ -1,44 +1,52 @@
 /**
- * Worker process: polls the medication-reminder task queue until SIGINT/SIGTERM, then stops
- * polling, lets in-flight activities finish (up to the grace time) and exits 0.
+ * Worker process: one Temporal worker per workload it serves (WORKER_QUEUES, built by
+ * workers/build.ts), polling until SIGINT/SIGTERM; then it stops polling, lets in-flight activities
+ * finish for WORKER_SHUTDOWN_GRACE (past it they are cancelled and retried elsewhere) and exits 0.
+ * Metrics, health and readiness on WORKER_METRICS_PORT; the process lifecycle is workers/process.ts.
  */
-import { NativeConnection, Runtime, makeTelemetryFilterString } from '@temporalio/worker';
-import { createActivities } from '../activities/index.ts';
+import { Client } from '@temporalio/client';
+import { appointmentReconciler, createActivities, medicationReconciler, shiftReconciler } from '../activities/index.ts';
 import { createProviders } from '../providers/index.ts';
-import { config, requireDatabaseUrl, temporalAddress } from '../shared/config.ts';
+import { config, requireDatabaseUrl } from '../shared/config.ts';
 import { createPrisma } from '../shared/db.ts';
-import { createLogger } from '../shared/logger.ts';
-import { createMedicationWorker } from './medication-worker.ts';
+import { taskQueueSettings } from '../shared/task-queues.ts';
+import { buildWorkers, selectedWorkloads } from './build.ts';
+import { ensureSchedules } from './schedules.ts';
+import { workerInterceptors } from './observability.ts';
+import { runWorkerProcess } from './process.ts';
 
 const cfg = config();
-const logger = createLogger('worker');
-
-Runtime.install({
-  // The SDK's own logs go through our logger (shutdown signals are handled by the Runtime).
-  logger: {
-    log: (level, message, meta) => logger[level.toLowerCase() as 'info'](meta ?? {}, message),
-    trace: (message, meta) => logger.trace(meta ?? {}, message),
-    debug: (message, meta) => logger.debug(meta ?? {}, message),
-    info: (message, meta) => logger.info(meta ?? {}, message),
-    warn: (message, meta) => logger.warn(meta ?? {}, message),
-    error: (message, meta) => logger.error(meta ?? {}, message),
-  },
-  telemetryOptions: { logging: { filter: makeTelemetryFilterString({ core: 'WARN' }) } },
-});
-
 const prisma = createPrisma(requireDatabaseUrl(cfg));
-const connection = await NativeConnection.connect({ address: temporalAddress(cfg) });
-try {
-  const worker = await createMedicationWorker({
-    connection,
-    namespace: cfg.TEMPORAL_NAMESPACE,
-    taskQueue: cfg.MEDICATION_TASK_QUEUE,
-    activities: createActivities({ prisma, ...createProviders(cfg, prisma) }),
-  });
-  logger.info({ taskQueue: cfg.MEDICATION_TASK_QUEUE, address: temporalAddress(cfg) }, 'worker started');
-  await worker.run();
-  logger.info('worker stopped');
-} finally {
-  await connection.close();
-  await prisma.$disconnect();
-}
+
+await runWorkerProcess({
+  name: 'worker',
+  cfg,
+  createWorkers: async ({ connection, shutdownGraceMs, logger }) => {
+    const workloads = selectedWorkloads(cfg.WORKER_QUEUES);
+    // The reconciliation (maintenance queue) starts workflows, so activities get a client too.
+    const temporal = new Client({ connection, namespace: cfg.TEMPORAL_NAMESPACE });
+    const workers = await buildWorkers({
+      connection,
+      namespace: cfg.TEMPORAL_NAMESPACE,
+      settings: taskQueueSettings(cfg),
+      workloads,
+      activities: createActivities({
+        prisma,
+        ...createProviders(cfg, prisma),
+        temporal,
+        reconcilers: {
+          medication: medicationReconciler(prisma, cfg.MEDICATION_TASK_QUEUE),
+          appointment: appointmentReconciler(prisma),
+          shift: shiftReconciler(prisma),
+        },
+      }),
+      shutdownGraceTime: shutdownGraceMs,
+      interceptors: workerInterceptors(),
+    });
+    if (workloads.includes('maintenance') && cfg.SCHEDULES_ENABLED) {
+      logger.info({ schedules: await ensureSchedules(temporal, cfg) }, 'schedules ensured');
+    }
+    return workers;
+  },
+  onStopped: () => prisma.$disconnect(),
+});

@@ -1,0 +1,117 @@
+/** Request bodies of appointments, shifts, circle notifications and member preferences (issue 4, part B). */
+import { z } from 'zod';
+import { isValidTimeZone, TIME_OF_DAY } from '../shared/schedule.ts';
+// Importing it also installs the API's readable zod messages (z.config there).
+import { channel } from './schemas.ts';
+
+const MINUTES_PER_DAY = 24 * 60;
+
+const timezone = z.string().refine(isValidTimeZone, { message: 'must be an IANA time zone such as "Europe/Paris"' });
+const title = z.string().trim().min(1, 'must not be empty').max(200, 'must be at most 200 characters');
+const instant = z.iso.datetime({ offset: true, message: 'must be an ISO 8601 date-time with a time zone offset' });
+const unique = <T>(items: T[]) => new Set(items).size === items.length;
+const memberIds = z
+  .array(z.uuid('must be a UUID'))
+  .max(50, 'at most 50 members')
+  .refine(unique, { message: 'must not repeat a member' });
+
+export const reminderOffsets = z
+  .array(
+    z
+      .number()
+      .int('must be whole minutes')
+      .min(1, 'must be at least 1 minute')
+      .max(30 * MINUTES_PER_DAY, 'must be at most 30 days (43200 minutes)'),
+  )
+  .min(1, 'needs at least one reminder')
+  .max(10, 'at most 10 reminders')
+  .refine(unique, { message: 'must not repeat an offset' });
+
+export const createAppointmentBody = z.strictObject({
+  careCircleId: z.uuid('must be a UUID'),
+  patientId: z.uuid('must be a UUID'),
+  title,
+  location: z.string().trim().min(1, 'must not be empty').max(500).optional(),
+  startsAt: instant,
+  /** Default: the patient's time zone. */
+  timezone: timezone.optional(),
+  /** Caregivers (or family) attending with the patient. */
+  caregiverIds: memberIds.optional(),
+  /** Minutes before the start; default APPOINTMENT_REMINDER_OFFSETS_MINUTES (1440, 60). */
+  reminderOffsetsMinutes: reminderOffsets.optional(),
+});
+
+export const updateAppointmentBody = z
+  .strictObject({
+    title: title.optional(),
+    location: z.string().trim().min(1, 'must not be empty').max(500).nullable().optional(),
+    startsAt: instant.optional(),
+    timezone: timezone.optional(),
+    caregiverIds: memberIds.optional(),
+    reminderOffsetsMinutes: reminderOffsets.optional(),
+  })
+  .refine((b) => Object.keys(b).length > 0, { message: 'needs at least one field to change' });
+
+export const createShiftBody = z
+  .strictObject({
+    careCircleId: z.uuid('must be a UUID'),
+    title: title.optional(),
+    startsAt: instant,
+    endsAt: instant,
+    assigneeId: z.uuid('must be a UUID').nullable().optional(),
+    /** Default SHIFT_REMINDER_LEAD_MINUTES (120). */
+    reminderLeadMinutes: z
+      .number()
+      .int()
+      .min(1)
+      .max(7 * MINUTES_PER_DAY)
+      .optional(),
+    /** Default SHIFT_UNASSIGNED_ALERT_MINUTES (1440). */
+    unassignedAlertMinutes: z
+      .number()
+      .int()
+      .min(1)
+      .max(30 * MINUTES_PER_DAY)
+      .optional(),
+  })
+  .refine((s) => Date.parse(s.endsAt) > Date.parse(s.startsAt), { message: 'must be after startsAt', path: ['endsAt'] })
+  .refine((s) => Date.parse(s.endsAt) - Date.parse(s.startsAt) <= 7 * 24 * 3_600_000, {
+    message: 'a shift lasts at most 7 days',
+    path: ['endsAt'],
+  });
+
+/** Assign (a member id), unassign (null), or swap assignees with another shift of the circle. */
+export const updateShiftBody = z
+  .strictObject({
+    assigneeId: z.uuid('must be a UUID').nullable().optional(),
+    swapWithShiftId: z.uuid('must be a UUID').optional(),
+  })
+  .refine((b) => (b.assigneeId !== undefined) !== (b.swapWithShiftId !== undefined), {
+    message: 'give either assigneeId or swapWithShiftId',
+  });
+
+export const createCircleNotificationBody = z.strictObject({
+  title,
+  body: z.string().trim().min(1, 'must not be empty').max(2000, 'must be at most 2000 characters'),
+  /** Urgent messages ignore quiet hours and overtake other work. */
+  urgent: z.boolean().optional(),
+});
+
+const quietHours = z
+  .strictObject({
+    start: z.string().regex(TIME_OF_DAY, 'must be a time as HH:MM (24-hour)'),
+    end: z.string().regex(TIME_OF_DAY, 'must be a time as HH:MM (24-hour)'),
+  })
+  .refine((q) => q.start !== q.end, { message: 'start and end must differ', path: ['end'] });
+
+/** A member's notification preferences; quietHours null removes them. */
+export const updateMemberPreferencesBody = z
+  .strictObject({
+    quietHours: quietHours.nullable().optional(),
+    channels: z
+      .array(channel)
+      .min(1, 'needs at least one channel')
+      .refine(unique, { message: 'must not repeat a channel' })
+      .optional(),
+  })
+  .refine((b) => Object.keys(b).length > 0, { message: 'needs at least one field to change' });
