@@ -6,6 +6,7 @@ import { Hono } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
 import { isDatabaseUnavailable } from '../shared/db-errors.ts';
 import type { ApiDeps } from './deps.ts';
+import { idempotency } from './idempotency.ts';
 import { ProblemError, problemResponse } from './problem.ts';
 import { careCircleRoutes } from './routes/care-circles.ts';
 import { deadLetterRoutes } from './routes/dead-letters.ts';
@@ -46,6 +47,9 @@ export function createApp(deps: ApiDeps, onError: (err: unknown) => void = () =>
         ),
     }),
   );
+
+  // After the body limit: an oversized body is refused before it is hashed.
+  app.use('/v1/*', idempotency(deps.prisma));
 
   app.route('/health', healthRoutes(deps));
   app.route('/ready', readyRoutes(deps));

@@ -1,0 +1,73 @@
+/**
+ * Idempotency-Key on POST: a retried request replays the first response and changes nothing more.
+ * The API runs against a real database; Temporal is a stand-in that counts workflow starts.
+ */
+import type { Client } from '@temporalio/client';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createApp } from '../api/app.ts';
+import { createTestDatabase, type TestDatabase } from './helpers/database.ts';
+
+let db: TestDatabase;
+let app: ReturnType<typeof createApp>;
+const started: string[] = [];
+
+beforeAll(async () => {
+  db = await createTestDatabase();
+  const temporal = {
+    workflow: {
+      start: async (_type: string, options: { workflowId: string }) => {
+        started.push(options.workflowId);
+        return { workflowId: options.workflowId };
+      },
+    },
+  } as unknown as Client;
+  app = createApp({ prisma: db.prisma, temporal, taskQueue: 'idempotency-test', devOutbox: true });
+});
+afterAll(async () => {
+  await db?.drop();
+});
+
+const post = (path: string, body: unknown, key?: string) =>
+  app.request(path, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', ...(key ? { 'idempotency-key': key } : {}) },
+    body: JSON.stringify(body),
+  });
+
+describe('Idempotency-Key', () => {
+  it('replays the first response for a retried request and creates nothing more', async () => {
+    const circle = (await (await post('/v1/care-circles', { name: 'Retry family' })).json()) as { id: string };
+    const patient = (await (
+      await post(`/v1/care-circles/${circle.id}/members`, { name: 'Pat', role: 'patient', timezone: 'UTC' })
+    ).json()) as { id: string };
+    const body = { careCircleId: circle.id, patientId: patient.id, name: 'Aspirin', schedule: { times: ['08:00'] } };
+
+    const first = await post('/v1/medications', body, 'create-aspirin-1');
+    expect(first.status).toBe(201);
+    const firstBody = await first.json();
+    const retry = await post('/v1/medications', body, 'create-aspirin-1');
+    expect(retry.status).toBe(201);
+    expect(retry.headers.get('idempotent-replayed')).toBe('true');
+    expect(await retry.json()).toEqual(firstBody);
+    expect(await db.prisma.medication.count()).toBe(1);
+    expect(started).toHaveLength(1);
+
+    const reused = await post('/v1/medications', { ...body, name: 'Ibuprofen' }, 'create-aspirin-1');
+    expect(reused.status).toBe(422);
+    expect(((await reused.json()) as { type: string }).type).toBe('urn:carecircle:problem:idempotency-key-reused');
+
+    // Without the header every POST is new.
+    expect((await post('/v1/medications', body)).status).toBe(201);
+    expect(await db.prisma.medication.count()).toBe(2);
+    expect(started).toHaveLength(2);
+  });
+
+  it('replays a rejection too, and refuses a malformed key', async () => {
+    const bad = await post('/v1/care-circles', { name: '' }, 'bad-circle');
+    expect(bad.status).toBe(400);
+    const again = await post('/v1/care-circles', { name: '' }, 'bad-circle');
+    expect(again.status).toBe(400);
+    expect(again.headers.get('idempotent-replayed')).toBe('true');
+    expect((await post('/v1/care-circles', { name: 'x' }, 'bad key with spaces')).status).toBe(400);
+  });
+});
