@@ -1,0 +1,195 @@
+/**
+ * Counts what happened to every dose of a scenario, from what left the system (the fake Resend's
+ * accepted emails, the dev outbox for push, the in-app table) and from the database (notification
+ * log, dead letters), never from what the workers say about themselves.
+ */
+import { Connection, Client } from '@temporalio/client';
+import pg from 'pg';
+import type { FakeProviders } from '../test/fakes/provider-server.ts';
+import { CHANNELS, type ChannelName, type SeededScenario } from './seed.ts';
+
+const KEY = /^dose:([0-9a-f-]{36}):([^:]+:[^:]+:[^:]+):([0-9a-f-]{36}):(push|email|in_app)(?::.*)?$/;
+
+export interface ChannelCount {
+  due: number;
+  delivered: number;
+  deadLettered: number;
+}
+
+export interface ScenarioCount {
+  name: string;
+  due: number;
+  /** Due deliveries that reached the person (at least once). */
+  delivered: number;
+  /** Due deliveries not delivered but recorded as dead letters. */
+  deadLettered: number;
+  /** Deliveries beyond the first for the same dose, recipient and channel. */
+  duplicates: number;
+  /** Due, never delivered and not dead-lettered. */
+  lost: number;
+  /** Still pending in the notification log without a dead letter: a retry may still change the counts. */
+  inFlight: number;
+  perChannel: Record<ChannelName, ChannelCount>;
+  /** Dead letters expected because the address is invalid for good, and how many have one. */
+  permanentExpected: number;
+  permanentDeadLettered: number;
+  /** Dead letters of transient errors that ran out of attempts (the seed's 2 for reminders). */
+  transientDeadLetters: number;
+  /** A dead letter although the person got it (a crash between the provider and the log). */
+  deadLetteredButDelivered: number;
+  /** notification_log says sent, yet nothing left the system. */
+  sentWithoutDelivery: number;
+  /** A reminder for an instant other than the dose's. */
+  wrongInstant: number;
+  workflows: Record<string, number>;
+  workflowsNotRunning: string[];
+}
+
+export interface Snapshot {
+  outbox: { dedupe_key: string }[];
+  inApp: { dedupe_key: string }[];
+  log: { dedupe_key: string; status: string }[];
+  deadLetters: { dedupe_key: string | null; error_type: string | null; status: string }[];
+}
+
+export async function snapshot(databaseUrl: string): Promise<Snapshot> {
+  const client = new pg.Client({ connectionString: databaseUrl });
+  await client.connect();
+  try {
+    const q = async <T>(sql: string) => (await client.query(sql)).rows as T[];
+    return {
+      outbox: await q(`SELECT dedupe_key FROM dev_outbox WHERE dedupe_key LIKE 'dose:%'`),
+      inApp: await q(`SELECT dedupe_key FROM in_app_notifications WHERE dedupe_key LIKE 'dose:%'`),
+      log: await q(`SELECT dedupe_key, status::text FROM notification_log WHERE kind = 'dose_reminder'`),
+      deadLetters: await q(
+        `SELECT dedupe_key, error_type, status::text FROM dead_letters WHERE dedupe_key LIKE 'dose:%'`,
+      ),
+    };
+  } finally {
+    await client.end();
+  }
+}
+
+function parse(key: string): { medicationId: string; doseAt: string; channel: ChannelName } | undefined {
+  const m = KEY.exec(key);
+  return m ? { medicationId: m[1]!, doseAt: m[2]!, channel: m[4] as ChannelName } : undefined;
+}
+
+export function count(scenario: SeededScenario, snap: Snapshot, fake: FakeProviders): ScenarioCount {
+  const meds = new Map(scenario.medications.map((m) => [m.id, m]));
+  const slot = (medicationId: string, channel: ChannelName) => `${medicationId}|${channel}`;
+  const artifacts = new Map<string, number>();
+  let wrongInstant = 0;
+  const addArtifact = (key: string | undefined, channel?: ChannelName) => {
+    if (!key) return;
+    const p = parse(key);
+    if (!p || !meds.has(p.medicationId) || (channel && p.channel !== channel)) return;
+    if (p.doseAt !== scenario.doseAt) wrongInstant++;
+    const s = slot(p.medicationId, p.channel);
+    artifacts.set(s, (artifacts.get(s) ?? 0) + 1);
+  };
+  snap.outbox.forEach((r) => addArtifact(r.dedupe_key, 'push'));
+  snap.inApp.forEach((r) => addArtifact(r.dedupe_key, 'in_app'));
+  fake.resend.sent.forEach((e) => addArtifact(e.idempotencyKey, 'email'));
+
+  const deadLetters = new Map<string, { errorType: string | null }[]>();
+  for (const d of snap.deadLetters) {
+    const p = d.dedupe_key ? parse(d.dedupe_key) : undefined;
+    if (!p || !meds.has(p.medicationId)) continue;
+    const s = slot(p.medicationId, p.channel);
+    deadLetters.set(s, [...(deadLetters.get(s) ?? []), { errorType: d.error_type }]);
+  }
+  const logPending = new Set(
+    snap.log
+      .filter((r) => r.status === 'pending')
+      .map((r) => parse(r.dedupe_key))
+      .filter((p): p is NonNullable<typeof p> => !!p && meds.has(p.medicationId))
+      .map((p) => slot(p.medicationId, p.channel)),
+  );
+  const logSent = new Set(
+    snap.log
+      .filter((r) => r.status === 'sent')
+      .map((r) => parse(r.dedupe_key))
+      .filter((p): p is NonNullable<typeof p> => !!p && meds.has(p.medicationId))
+      .map((p) => slot(p.medicationId, p.channel)),
+  );
+
+  const perChannel = Object.fromEntries(CHANNELS.map((c) => [c, { due: 0, delivered: 0, deadLettered: 0 }])) as Record<
+    ChannelName,
+    ChannelCount
+  >;
+  const out: ScenarioCount = {
+    name: scenario.name,
+    due: 0,
+    delivered: 0,
+    deadLettered: 0,
+    duplicates: 0,
+    lost: 0,
+    inFlight: 0,
+    perChannel,
+    permanentExpected: 0,
+    permanentDeadLettered: 0,
+    transientDeadLetters: 0,
+    deadLetteredButDelivered: 0,
+    sentWithoutDelivery: 0,
+    wrongInstant,
+    workflows: {},
+    workflowsNotRunning: [],
+  };
+  for (const med of scenario.medications) {
+    for (const channel of CHANNELS) {
+      const s = slot(med.id, channel);
+      const n = artifacts.get(s) ?? 0;
+      const dls = deadLetters.get(s) ?? [];
+      const permanent = channel === 'email' && med.invalidEmail;
+      out.due++;
+      perChannel[channel].due++;
+      if (permanent) {
+        out.permanentExpected++;
+        if (dls.some((d) => d.errorType === 'PermanentDeliveryError')) out.permanentDeadLettered++;
+      }
+      out.transientDeadLetters += dls.filter((d) => d.errorType !== 'PermanentDeliveryError').length;
+      if (n > 0) {
+        out.delivered++;
+        perChannel[channel].delivered++;
+        out.duplicates += n - 1;
+        if (dls.length > 0) out.deadLetteredButDelivered++;
+      } else if (dls.length > 0) {
+        out.deadLettered++;
+        perChannel[channel].deadLettered++;
+      } else {
+        out.lost++;
+      }
+      if (n === 0 && logSent.has(s)) out.sentWithoutDelivery++;
+      if (logPending.has(s) && dls.length === 0) out.inFlight++;
+      // Two dead letters for one delivery would mean it was given up twice: count as duplicate work.
+      if (dls.length > 1) out.duplicates += dls.length - 1;
+    }
+  }
+  return out;
+}
+
+/** Every schedule's workflow status (`once` doses keep their window open: Running is expected). */
+export async function workflowStatuses(
+  address: string,
+  scenario: SeededScenario,
+): Promise<{ byStatus: Record<string, number>; notRunning: string[] }> {
+  const connection = await Connection.connect({ address });
+  try {
+    const client = new Client({ connection });
+    const byStatus: Record<string, number> = {};
+    const notRunning: string[] = [];
+    for (let i = 0; i < scenario.medications.length; i += 20) {
+      await Promise.all(
+        scenario.medications.slice(i, i + 20).map(async (m) => {
+          const d = await client.workflow.getHandle(`medication:${m.id}`).describe();
+          byStatus[d.status.name] = (byStatus[d.status.name] ?? 0) + 1;
+          if (d.status.name !== 'RUNNING' && d.status.name !== 'COMPLETED') notRunning.push(`${m.id}:${d.status.name}`);
+        }),
+      );
+    }
+    return { byStatus, notRunning };
+  } finally {
+    await connection.close();
+  }
+}

@@ -1,0 +1,345 @@
+/**
+ * `npm run test:chaos`: the real processes (API and worker as child processes, the Temporal CLI dev
+ * server on SQLite, PostgreSQL, the fake provider server) under faults, then an account of every
+ * dose from what actually left the system. See RELIABILITY.md.
+ *
+ * Timeline (M = a minute boundary after the data is created; `once` doses are minute-precise):
+ *   start   6. bad input, on a quiet system: 4xx only, row counts and workflow count unchanged
+ *   M       1. burst of doses; the worker is SIGKILLed 4 times and restarted
+ *           4. at the same minute, a burst whose emails meet 30 % provider faults and invalid addresses
+ *   M+1     2. burst; the Temporal server is stopped and started again
+ *   M+2     3. burst; PostgreSQL is down for 20 s around it, the API is probed all along
+ *   M+2:40  5. a 2 MiB upload in 64 KiB chunks; SIGTERM to the worker at 30 %
+ *   then    wait until every due delivery is delivered or dead-lettered (reminder retries are 5
+ *           minutes apart), count, 6. bad input again, print, exit 1 if any count is off.
+ *
+ * Options: --scenarios 1,2,3,4,5,6 (default all) · --doses N (scenario 1, default 300) ·
+ * --other-doses N (scenarios 2–4, default 100) · --smoke (scenario 1 with 50 doses; the worker is
+ * killed before the dose instant and restarted after it, so no attempt is lost and it ends in ~2 min).
+ * Env: CHAOS_KEEP_DATA=1 keeps the temp folder with worker.log and api.log; CHAOS_LOG_LEVEL.
+ */
+import { setTimeout as delay } from 'node:timers/promises';
+import { parseArgs } from 'node:util';
+import { count, snapshot, workflowStatuses, type ScenarioCount } from './accounting.ts';
+import { installResendFaults, type FaultStats } from './faults.ts';
+import {
+  badInput,
+  footprint,
+  interruptedUpload,
+  probeApi,
+  type BadInputResult,
+  type ProbeResult,
+  type UploadResult,
+} from './scenarios.ts';
+import { seedScenario, type SeededScenario } from './seed.ts';
+import { Stack } from './stack.ts';
+
+const { values } = parseArgs({
+  options: {
+    scenarios: { type: 'string', default: '1,2,3,4,5,6' },
+    doses: { type: 'string' },
+    'other-doses': { type: 'string', default: '100' },
+    smoke: { type: 'boolean', default: false },
+    'settle-minutes': { type: 'string', default: '8' },
+  },
+});
+const smoke = values.smoke;
+const wanted = new Set(smoke ? [1, 6] : values.scenarios.split(',').map(Number));
+const dosesS1 = Number(values.doses ?? (smoke ? 50 : 300));
+const dosesOther = Number(values['other-doses']);
+const t0 = Date.now();
+const log = (line: string) => process.stdout.write(`[chaos +${((Date.now() - t0) / 1000).toFixed(1)}s] ${line}\n`);
+const until = async (ms: number) => {
+  const wait = ms - Date.now();
+  if (wait > 0) await delay(wait);
+};
+
+interface Report {
+  scenarios: Record<string, { count?: ScenarioCount; notes: string[] }>;
+  badInput: { quiet?: BadInputResult; underLoad?: BadInputResult; final?: BadInputResult; footprintChanged: string[] };
+  probe?: ProbeResult;
+  upload?: UploadResult;
+  faults?: FaultStats;
+  failures: string[];
+}
+
+async function main(): Promise<number> {
+  const report: Report = { scenarios: {}, badInput: { footprintChanged: [] }, failures: [] };
+  log(`starting the stack (scenarios ${[...wanted].join(',')})`);
+  const stack = await Stack.start({ embeddedDatabase: wanted.has(3) || !process.env.DATABASE_URL, log });
+  log(
+    `up: API ${stack.apiUrl}, worker ${stack.workerUrl}, Temporal ${stack.temporalAddress}, ` +
+      `fake providers ${stack.fake.baseUrl}, data ${stack.dataDir}`,
+  );
+  try {
+    await run(stack, report);
+  } catch (err) {
+    report.failures.push(`the run itself failed: ${(err as Error).stack ?? String(err)}`);
+  } finally {
+    log('stopping the stack');
+    await stack.stop().catch((err: unknown) => log(`stop: ${String(err)}`));
+  }
+  return print(report);
+}
+
+async function run(stack: Stack, report: Report): Promise<void> {
+  // ── 6, quiet: nothing written, no workflow started ──
+  const fixture = await seedScenario({
+    apiUrl: stack.apiUrl,
+    name: 'bad input fixture',
+    doseAtMs: Date.now() + 24 * 3600_000,
+    doses: 1,
+    medicationsPerPatient: 1,
+  });
+  const ids = {
+    circleId: fixture.circleId,
+    patientId: fixture.medications[0]!.patientId,
+    medicationId: fixture.medications[0]!.id,
+  };
+  if (wanted.has(6)) {
+    await delay(1_500); // let Temporal's visibility index the fixture's workflow first
+    const before = await footprint(stack);
+    report.badInput.quiet = await badInput(stack, ids);
+    const after = await footprint(stack);
+    for (const [k, v] of Object.entries(after)) {
+      if (before[k] !== v) report.badInput.footprintChanged.push(`quiet: ${k} ${before[k]} → ${v}`);
+    }
+    log(
+      `6. bad input (quiet): ${report.badInput.quiet.requests} requests, statuses ${JSON.stringify(report.badInput.quiet.statuses)}`,
+    );
+  }
+
+  // ── Seed the bursts ──
+  const plan: { key: string; name: string; minute: number; doses: number; invalid?: number }[] = [];
+  if (wanted.has(1)) {
+    const name = smoke ? '1 worker SIGKILLed across the dose instant' : '1 worker SIGKILL x4 during the burst';
+    plan.push({ key: '1', name, minute: 0, doses: dosesS1 });
+  }
+  if (wanted.has(4)) plan.push({ key: '4', name: '4 provider faults', minute: 0, doses: dosesOther, invalid: 10 });
+  if (wanted.has(2)) plan.push({ key: '2', name: '2 Temporal restart', minute: 1, doses: dosesOther });
+  if (wanted.has(3)) plan.push({ key: '3', name: '3 database outage 20 s', minute: 2, doses: dosesOther });
+  const totalDoses = plan.reduce((n, p) => n + p.doses, 0);
+  // Creating a medication (row + workflow start) takes ~5-10 ms at 16 in flight; keep a margin.
+  const m0 = Math.ceil((Date.now() + 12_000 + totalDoses * 25) / 60_000) * 60_000;
+  const seeded: Record<string, SeededScenario> = {};
+  for (const p of plan) {
+    seeded[p.key] = await seedScenario({
+      apiUrl: stack.apiUrl,
+      name: p.name,
+      doseAtMs: m0 + p.minute * 60_000,
+      doses: p.doses,
+      medicationsPerPatient: 5,
+      invalidEmailPatients: p.invalid,
+    });
+    report.scenarios[p.key] = { notes: [] };
+    log(`seeded scenario ${p.name}: ${p.doses} doses due at ${seeded[p.key]!.doseAt}`);
+  }
+  const lead = (m0 - Date.now()) / 1000;
+  log(`first burst in ${lead.toFixed(0)} s`);
+  if (lead < 3) report.failures.push(`seeding took too long: the first burst was due ${-lead} s after seeding`);
+
+  let faults: FaultStats | undefined;
+  if (wanted.has(4)) {
+    faults = installResendFaults(stack.fake, {
+      faultyDomains: new Set(['4providerfaults.chaos.example.com']),
+      rate: 0.3,
+    });
+    report.faults = faults;
+  }
+
+  // ── 1. Worker SIGKILLs during the burst ──
+  if (wanted.has(1)) {
+    const notes = report.scenarios['1']!.notes;
+    if (smoke) {
+      await until(m0 - 1_500);
+      notes.push(`SIGKILL 1 s before the dose instant: ${await stack.signalWorker('SIGKILL')}`);
+      await until(m0 + 5_000);
+      await stack.startWorker();
+      notes.push('restarted 5 s after the dose instant');
+    } else {
+      await until(m0 + 800);
+      for (const [i, afterReadyMs] of [1500, 2500, 1000, 3000].entries()) {
+        if (i > 0) await delay(afterReadyMs);
+        const how = await stack.signalWorker('SIGKILL');
+        const at = ((Date.now() - m0) / 1000).toFixed(1);
+        await stack.startWorker();
+        notes.push(`kill ${i + 1} at M+${at}s (${how}), ready again at M+${((Date.now() - m0) / 1000).toFixed(1)}s`);
+        log(`1. ${notes.at(-1)}`);
+      }
+      if (wanted.has(6)) {
+        report.badInput.underLoad = await badInput(stack, ids);
+        log(`6. bad input during the burst: statuses ${JSON.stringify(report.badInput.underLoad.statuses)}`);
+      }
+    }
+  }
+
+  // ── 2. Temporal server restart ──
+  if (wanted.has(2)) {
+    const notes = report.scenarios['2']!.notes;
+    const m = m0 + 60_000;
+    await until(m + 1_500);
+    await stack.stopTemporal();
+    const down = Date.now();
+    await delay(5_000);
+    await stack.startTemporal();
+    notes.push(
+      `Temporal stopped at M+${((down - m) / 1000).toFixed(1)}s, serving again after ${((Date.now() - down) / 1000).toFixed(1)} s`,
+    );
+    log(`2. ${notes.at(-1)}`);
+    await delay(5_000);
+    if (await stack.ensureWorker()) notes.push('the worker had exited and was restarted');
+  }
+
+  // ── 3. Database outage ──
+  if (wanted.has(3)) {
+    const notes = report.scenarios['3']!.notes;
+    const m = m0 + 120_000;
+    await until(m - 3_000);
+    const probe = probeApi(stack, seeded['3']!.medications[0]!.id);
+    await delay(500);
+    await stack.stopDatabase();
+    const down = Date.now();
+    log('3. PostgreSQL stopped');
+    await until(down + 20_000);
+    await stack.startDatabase();
+    notes.push(
+      `PostgreSQL down ${((Date.now() - down) / 1000).toFixed(1)} s, from M${((down - m) / 1000).toFixed(1)}s`,
+    );
+    log(`3. ${notes.at(-1)}`);
+    report.probe = await probe.stop();
+    log(`3. API answers during the outage: ${JSON.stringify(report.probe.statuses)}`);
+    await delay(3_000);
+    if (await stack.ensureWorker()) notes.push('the worker had exited and was restarted');
+  }
+
+  // ── 5. SIGTERM during a long upload ──
+  if (wanted.has(5)) {
+    report.upload = await interruptedUpload(stack, fixture.circleId, log);
+    log(`5. upload: ${report.upload.detail} (${report.upload.seconds.toFixed(1)} s)`);
+  }
+
+  // ── Settle: every due delivery delivered or dead-lettered, or the deadline ──
+  const deadline = Math.max(Date.now(), m0 + 2 * 60_000) + Number(values['settle-minutes']) * 60_000;
+  let counts: Record<string, ScenarioCount> = {};
+  for (;;) {
+    if (await stack.ensureWorker().catch(() => false)) log('the worker had exited: restarted it');
+    const snap = await snapshot(stack.databaseUrl);
+    counts = Object.fromEntries(Object.entries(seeded).map(([k, s]) => [k, count(s, snap, stack.fake)]));
+    const open = Object.values(counts).reduce((n, c) => n + c.lost + c.inFlight, 0);
+    log(
+      `settling: ${Object.values(counts)
+        .map(
+          (c) =>
+            `[${c.name}: ${c.delivered}/${c.due} delivered, ${c.deadLettered} dead-lettered, ${c.lost} not yet, ${c.inFlight} in flight]`,
+        )
+        .join(' ')}`,
+    );
+    if (open === 0 || Date.now() > deadline) break;
+    await delay(10_000);
+  }
+  // Anything in flight that would still land as a duplicate: one more look after a pause.
+  await delay(5_000);
+  const snap = await snapshot(stack.databaseUrl);
+  for (const [k, s] of Object.entries(seeded)) {
+    const c = count(s, snap, stack.fake);
+    const wf = await workflowStatuses(stack.temporalAddress, s);
+    c.workflows = wf.byStatus;
+    c.workflowsNotRunning = wf.notRunning;
+    report.scenarios[k]!.count = c;
+  }
+
+  if (wanted.has(6)) {
+    const before = await footprint(stack);
+    report.badInput.final = await badInput(stack, ids);
+    const after = await footprint(stack);
+    for (const [k, v] of Object.entries(after)) {
+      if (before[k] !== v) report.badInput.footprintChanged.push(`final: ${k} ${before[k]} → ${v}`);
+    }
+    if (after.rows_named_bad_input !== 0) {
+      report.badInput.footprintChanged.push(`${after.rows_named_bad_input} rows named like the bad input exist`);
+    }
+  }
+  report.scenarios.stack = {
+    notes: [
+      `process starts: ${JSON.stringify(stack.starts)}`,
+      ...(stack.unexpectedExits.length ? [`unexpected exits: ${stack.unexpectedExits.join('; ')}`] : []),
+    ],
+  };
+}
+
+function print(report: Report): number {
+  const failures = [...report.failures];
+  const total = { due: 0, delivered: 0, deadLettered: 0, duplicates: 0, lost: 0 };
+  process.stdout.write('\n=== Chaos run ===\n');
+  for (const [key, s] of Object.entries(report.scenarios)) {
+    const c = s.count;
+    if (!c) {
+      if (s.notes.length) process.stdout.write(`\n${key}: ${s.notes.join('\n  ')}\n`);
+      continue;
+    }
+    process.stdout.write(
+      `\nScenario ${c.name}\n` +
+        s.notes.map((n) => `  ${n}\n`).join('') +
+        `  ${c.due} due, ${c.delivered} delivered, ${c.deadLettered} dead-lettered, ${c.duplicates} duplicates, ${c.lost} lost\n` +
+        `  per channel: ${Object.entries(c.perChannel)
+          .map(
+            ([ch, v]) => `${ch} ${v.delivered}/${v.due}${v.deadLettered ? ` (+${v.deadLettered} dead-lettered)` : ''}`,
+          )
+          .join(', ')}\n` +
+        `  dead letters: ${c.permanentDeadLettered}/${c.permanentExpected} permanent (invalid address) as expected, ` +
+        `${c.transientDeadLetters} transient ones out of attempts, ${c.deadLetteredButDelivered} dead-lettered although delivered\n` +
+        `  log sent without delivery: ${c.sentWithoutDelivery}; reminders for a wrong instant: ${c.wrongInstant}\n` +
+        `  workflows: ${JSON.stringify(c.workflows)}\n`,
+    );
+    total.due += c.due;
+    total.delivered += c.delivered;
+    total.deadLettered += c.deadLettered;
+    total.duplicates += c.duplicates;
+    total.lost += c.lost;
+    if (c.lost) failures.push(`${c.name}: ${c.lost} lost`);
+    if (c.inFlight) failures.push(`${c.name}: ${c.inFlight} still pending when the run gave up waiting`);
+    if (c.duplicates) failures.push(`${c.name}: ${c.duplicates} duplicates`);
+    if (c.wrongInstant) failures.push(`${c.name}: ${c.wrongInstant} reminders for a wrong instant`);
+    if (c.delivered + c.deadLettered !== c.due) failures.push(`${c.name}: delivered + dead-lettered ≠ due`);
+    if (c.permanentDeadLettered !== c.permanentExpected) {
+      failures.push(`${c.name}: ${c.permanentDeadLettered}/${c.permanentExpected} permanent failures dead-lettered`);
+    }
+    if (c.sentWithoutDelivery) failures.push(`${c.name}: ${c.sentWithoutDelivery} marked sent but never delivered`);
+    if (c.workflowsNotRunning.length) {
+      failures.push(`${c.name}: workflows not running: ${c.workflowsNotRunning.slice(0, 5).join(', ')}`);
+    }
+  }
+  if (report.faults) process.stdout.write(`\nResend faults injected: ${JSON.stringify(report.faults)}\n`);
+  if (report.probe) {
+    process.stdout.write(`API during the database outage: ${JSON.stringify(report.probe.statuses)}\n`);
+    const saw503 = Object.keys(report.probe.statuses).some((k) => k.endsWith(' 503') && !k.includes('/health'));
+    if (!saw503) failures.push('the API never answered 503 during the database outage (probe missed it?)');
+    failures.push(...report.probe.failures.map((f) => `database outage: ${f}`));
+  }
+  if (report.upload) {
+    process.stdout.write(`Interrupted upload: ${JSON.stringify(report.upload)}\n`);
+    if (!report.upload.ok) failures.push(`upload: ${report.upload.detail}`);
+  }
+  for (const [phase, r] of Object.entries({
+    quiet: report.badInput.quiet,
+    'under load': report.badInput.underLoad,
+    final: report.badInput.final,
+  })) {
+    if (!r) continue;
+    process.stdout.write(
+      `Bad input (${phase}): ${r.requests} requests, statuses ${JSON.stringify(r.statuses)}` +
+        `${r.resent ? `, ${r.resent} sent again after a connection reset` : ''}\n`,
+    );
+    failures.push(...r.failures.map((f) => `bad input (${phase}): ${f}`));
+  }
+  failures.push(...report.badInput.footprintChanged.map((f) => `bad input wrote something: ${f}`));
+  if (failures.length) process.stdout.write(`\nFAILED:\n${failures.map((f) => `  - ${f}`).join('\n')}\n`);
+  process.stdout.write(`\nduration ${((Date.now() - t0) / 1000).toFixed(0)} s\n`);
+  process.stdout.write(
+    `${total.due} due, ${total.delivered} delivered, ${total.deadLettered} dead-lettered, ${total.duplicates} duplicates, ${total.lost} lost\n`,
+  );
+  return failures.length ? 1 : 0;
+}
+
+// Exit at once: keep-alive sockets to processes that were killed can hold the event loop for a minute.
+process.exit(await main());

@@ -1,0 +1,277 @@
+/**
+ * The whole system as production runs it, on free ports in a temporary folder: PostgreSQL (the
+ * embedded server, which the chaos run can stop and start; or a scratch database on DATABASE_URL
+ * when no database outage is wanted), the Temporal CLI dev server persisted to SQLite, the fake
+ * provider server (in this process, so faults can be planned per request), and the worker and API
+ * as child processes (`node --import tsx …`), each restartable.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import fs from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { setTimeout as delay } from 'node:timers/promises';
+import pg from 'pg';
+import { startEmbeddedPostgres, type EmbeddedPostgres } from '../dev/embedded-postgres.ts';
+import { startTemporalDevServer, type TemporalDevServer } from '../dev/temporal-dev-server.ts';
+import { projectRoot } from '../shared/config.ts';
+import { migrateDeploy } from '../shared/migrations.ts';
+import { searchAttributeDefinitions } from '../shared/search-attributes.ts';
+import { startFakeProviders, type FakeProviders } from '../test/fakes/provider-server.ts';
+
+export const RESEND_KEY = 're_chaos_key';
+/** Small chunks, so that a 2 MiB document is a long, many-chunk upload. */
+export const DOCUMENT_CHUNK_BYTES = 64 * 1024;
+
+export interface StackOptions {
+  /** The database outage scenario needs a server this run controls: the embedded one. */
+  embeddedDatabase: boolean;
+  log: (line: string) => void;
+}
+
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = net.createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as net.AddressInfo;
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+interface ChildHandle {
+  child: ChildProcess;
+  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+}
+
+export class Stack {
+  readonly dataDir: string;
+  readonly fake: FakeProviders;
+  databaseUrl = '';
+  temporalAddress = '';
+  apiUrl = '';
+  workerUrl = '';
+  /** How many times each process was started (restarts included). */
+  readonly starts = { worker: 0, api: 0, temporal: 0, database: 0 };
+  /** Worker exits nobody asked for (a crash of its own), with their exit codes. */
+  readonly unexpectedExits: string[] = [];
+
+  private pg: EmbeddedPostgres | undefined;
+  private pgPort = 0;
+  private scratch: { admin: string; name: string } | undefined;
+  private temporal: TemporalDevServer | undefined;
+  private temporalPorts = { port: 0, uiPort: 0 };
+  private worker: ChildHandle | undefined;
+  private api: ChildHandle | undefined;
+  private expectExit = new Set<ChildProcess>();
+
+  private constructor(
+    private readonly opts: StackOptions,
+    dataDir: string,
+    fake: FakeProviders,
+  ) {
+    this.dataDir = dataDir;
+    this.fake = fake;
+  }
+
+  static async start(opts: StackOptions): Promise<Stack> {
+    const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'carecircle-chaos-'));
+    const fake = await startFakeProviders({
+      resend: { apiKey: RESEND_KEY },
+      cloudinary: { cloudName: 'chaos', apiKey: '123456789012345', apiSecret: 'chaos-secret' },
+    });
+    const stack = new Stack(opts, dataDir, fake);
+    try {
+      await stack.startDatabase();
+      await stack.startTemporal();
+      await Promise.all([stack.startWorker(), stack.startApi()]);
+    } catch (err) {
+      await stack.stop();
+      throw err;
+    }
+    return stack;
+  }
+
+  // ── PostgreSQL ────────────────────────────────────────────────────────────────────────────
+  async startDatabase(): Promise<void> {
+    this.starts.database++;
+    const shared = process.env.DATABASE_URL;
+    if (!this.opts.embeddedDatabase && shared) {
+      if (!this.scratch) {
+        const name = `carecircle_chaos_${randomUUID().replaceAll('-', '').slice(0, 12)}`;
+        await adminQuery(shared, `CREATE DATABASE ${name}`);
+        this.scratch = { admin: shared, name };
+        const url = new URL(shared);
+        url.pathname = `/${name}`;
+        this.databaseUrl = url.toString();
+        await migrateDeploy(this.databaseUrl);
+      }
+      return;
+    }
+    this.pgPort ||= await freePort();
+    this.pg = await startEmbeddedPostgres({ dataDir: this.dataDir, port: this.pgPort });
+    if (!this.databaseUrl) {
+      this.databaseUrl = this.pg.url;
+      await migrateDeploy(this.databaseUrl);
+    }
+  }
+
+  get canStopDatabase(): boolean {
+    return this.pg !== undefined;
+  }
+
+  async stopDatabase(): Promise<void> {
+    if (!this.pg) throw new Error('only the embedded PostgreSQL can be stopped by the chaos run');
+    await this.pg.stop();
+    this.pg = undefined;
+  }
+
+  // ── Temporal ──────────────────────────────────────────────────────────────────────────────
+  async startTemporal(): Promise<void> {
+    this.starts.temporal++;
+    if (!this.temporalPorts.port) this.temporalPorts = { port: await freePort(), uiPort: await freePort() };
+    this.temporal = await startTemporalDevServer({
+      dataDir: this.dataDir,
+      ...this.temporalPorts,
+      namespace: 'default',
+      searchAttributes: searchAttributeDefinitions,
+    });
+    this.temporalAddress = this.temporal.address;
+  }
+
+  async stopTemporal(): Promise<void> {
+    await this.temporal?.stop();
+    this.temporal = undefined;
+  }
+
+  // ── Worker and API ────────────────────────────────────────────────────────────────────────
+  private workerPort = 0;
+  private apiPort = 0;
+
+  private env(): NodeJS.ProcessEnv {
+    return {
+      ...process.env,
+      NODE_ENV: 'production',
+      LOG_LEVEL: process.env.CHAOS_LOG_LEVEL ?? 'warn',
+      DATA_DIR: this.dataDir,
+      DATABASE_URL: this.databaseUrl,
+      TEMPORAL_ADDRESS: this.temporalAddress,
+      API_HOST: '127.0.0.1',
+      API_PORT: String(this.apiPort),
+      WORKER_METRICS_HOST: '127.0.0.1',
+      WORKER_METRICS_PORT: String(this.workerPort),
+      RESEND_API_KEY: RESEND_KEY,
+      RESEND_BASE_URL: this.fake.resend.baseUrl,
+      CLOUDINARY_URL: this.fake.cloudinary.cloudinaryUrl,
+      DOCUMENT_CHUNK_BYTES: String(DOCUMENT_CHUNK_BYTES),
+      // A SIGTERM must interrupt the document upload rather than let it finish within the grace.
+      WORKER_SHUTDOWN_GRACE: '2s',
+      // The 15-minute reconciliation would restart a lost workflow and hide the loss we look for.
+      SCHEDULES_ENABLED: 'false',
+    };
+  }
+
+  private spawnChild(name: 'worker' | 'api', entry: string): ChildHandle {
+    const logFile = fs.openSync(path.join(this.dataDir, `${name}.log`), 'a');
+    const child = spawn(process.execPath, ['--import', 'tsx', path.join(projectRoot, entry)], {
+      cwd: projectRoot,
+      env: this.env(),
+      stdio: ['ignore', logFile, logFile],
+    });
+    fs.closeSync(logFile);
+    const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
+      child.once('exit', (code, signal) => {
+        if (!this.expectExit.delete(child)) {
+          this.unexpectedExits.push(`${name} pid ${child.pid}: ${signal ?? `exit code ${code}`}`);
+          this.opts.log(`${name} exited on its own (${signal ?? code}); see ${path.join(this.dataDir, `${name}.log`)}`);
+        }
+        resolve({ code, signal });
+      }),
+    );
+    process.once('exit', () => child.kill('SIGKILL'));
+    return { child, exited };
+  }
+
+  async startWorker(): Promise<void> {
+    this.workerPort ||= await freePort();
+    this.workerUrl = `http://127.0.0.1:${this.workerPort}`;
+    this.starts.worker++;
+    this.worker = this.spawnChild('worker', 'workers/main.ts');
+    await waitFor(`${this.workerUrl}/ready`, 90_000, this.worker);
+  }
+
+  async startApi(): Promise<void> {
+    this.apiPort ||= await freePort();
+    this.apiUrl = `http://127.0.0.1:${this.apiPort}`;
+    this.starts.api++;
+    this.api = this.spawnChild('api', 'api/main.ts');
+    await waitFor(`${this.apiUrl}/health`, 90_000, this.api);
+  }
+
+  /** Signals the worker and waits for it to exit; returns how it exited. */
+  async signalWorker(signal: 'SIGKILL' | 'SIGTERM'): Promise<string> {
+    const handle = this.worker;
+    if (!handle) throw new Error('no worker running');
+    this.expectExit.add(handle.child);
+    handle.child.kill(signal);
+    const { code, signal: got } = await handle.exited;
+    this.worker = undefined;
+    return got ?? `exit code ${code}`;
+  }
+
+  /** Restarts the worker if it exited on its own (as a process supervisor would). */
+  async ensureWorker(): Promise<boolean> {
+    const w = this.worker;
+    if (w && w.child.exitCode === null && w.child.signalCode === null) return false;
+    await this.startWorker();
+    return true;
+  }
+
+  async stop(): Promise<void> {
+    for (const handle of [this.api, this.worker]) {
+      if (!handle || handle.child.exitCode !== null || handle.child.signalCode !== null) continue;
+      this.expectExit.add(handle.child);
+      handle.child.kill('SIGTERM');
+      await Promise.race([handle.exited, delay(20_000).then(() => handle.child.kill('SIGKILL'))]);
+    }
+    await this.stopTemporal().catch((err: unknown) => this.opts.log(`temporal stop: ${String(err)}`));
+    if (this.pg) await this.pg.stop().catch((err: unknown) => this.opts.log(`postgres stop: ${String(err)}`));
+    if (this.scratch) {
+      await adminQuery(this.scratch.admin, `DROP DATABASE IF EXISTS ${this.scratch.name} WITH (FORCE)`).catch(
+        (err: unknown) => this.opts.log(`drop scratch database: ${String(err)}`),
+      );
+    }
+    await this.fake.close();
+    if (process.env.CHAOS_KEEP_DATA) this.opts.log(`data and logs kept in ${this.dataDir}`);
+    else fs.rmSync(this.dataDir, { recursive: true, force: true });
+  }
+}
+
+async function adminQuery(url: string, sql: string): Promise<void> {
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  try {
+    await client.query(sql);
+  } finally {
+    await client.end();
+  }
+}
+
+async function waitFor(url: string, timeoutMs: number, handle: ChildHandle): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    if (handle.child.exitCode !== null || handle.child.signalCode !== null) {
+      throw new Error(`${url}: the process exited during start-up`);
+    }
+    try {
+      const res = await fetch(url, { signal: AbortSignal.timeout(2_000) });
+      if (res.ok) return;
+    } catch {
+      // not listening yet
+    }
+    if (Date.now() > deadline) throw new Error(`${url} not ready within ${timeoutMs / 1000} s`);
+    await delay(200);
+  }
+}
