@@ -1,0 +1,496 @@
+/**
+ * What a benchmark scenario needs, started in temporary folders on free ports (never the default
+ * ones, so a developer's `npm start` and other engineers' tests are left alone):
+ *
+ * - PostgreSQL: the server DATABASE_URL names, else an embedded one (dev/embedded-postgres.ts), once
+ *   per run; each scenario gets a scratch database migrated with `migrateDeploy` and dropped after.
+ * - The Temporal CLI dev server (dev/temporal-dev-server.ts) with its SQLite file and the production
+ *   pragmas (WAL, synchronous=FULL), one per scenario.
+ * - The fake provider server (test/fakes/provider-server.ts) with a fixed latency.
+ * - The project's own processes as child processes, as `npm start` runs them: the API
+ *   (api/main.ts) and the benchmark worker (bench/worker.ts: the production builder and activities).
+ *
+ * Everything started is stopped by `Stack.close()`, in reverse order, by process id.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import fs from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { setTimeout as delay } from 'node:timers/promises';
+import { Client, Connection } from '@temporalio/client';
+import { bundleWorkflowCode } from '@temporalio/worker';
+import pg from 'pg';
+import { startEmbeddedPostgres } from '../../dev/embedded-postgres.ts';
+import { startTemporalDevServer } from '../../dev/temporal-dev-server.ts';
+import { projectRoot } from '../../shared/config.ts';
+import { createPrisma, type PrismaClient } from '../../shared/db.ts';
+import { migrateDeploy } from '../../shared/migrations.ts';
+import { searchAttributeDefinitions } from '../../shared/search-attributes.ts';
+import { startFakeProviders, type FakeProviders } from '../../test/fakes/provider-server.ts';
+import { workflowsPath } from '../../workers/build.ts';
+import { workerInterceptors } from '../../workers/observability.ts';
+
+export const NAMESPACE = 'default';
+export const RESEND_API_KEY = 're_bench_key';
+
+export type Log = (message: string) => void;
+
+/** Things to stop, in reverse order of starting. */
+export class Stack {
+  private readonly items: { name: string; stop: () => Promise<void> }[] = [];
+  push(name: string, stop: () => Promise<void>): void {
+    this.items.push({ name, stop });
+  }
+  async close(log: Log = () => {}): Promise<void> {
+    for (const item of this.items.reverse()) {
+      try {
+        await item.stop();
+      } catch (err) {
+        log(`could not stop ${item.name}: ${(err as Error).message}`);
+      }
+    }
+    this.items.length = 0;
+  }
+}
+
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const probe = net.createServer();
+    probe.once('error', reject);
+    probe.listen(0, '127.0.0.1', () => {
+      const { port } = probe.address() as net.AddressInfo;
+      probe.close(() => resolve(port));
+    });
+  });
+}
+
+export function makeTempDir(prefix: string): string {
+  return fs.mkdtempSync(path.join(os.tmpdir(), `carecircle-bench-${prefix}-`));
+}
+
+/** Resident set size of a process, from /proc (Linux), else `ps`. */
+export function rssBytes(pid: number): number {
+  try {
+    const status = fs.readFileSync(`/proc/${pid}/status`, 'utf8');
+    const kb = /^VmRSS:\s+(\d+)\s+kB/m.exec(status)?.[1];
+    if (kb) return Number(kb) * 1024;
+  } catch {
+    // not Linux, or the process is gone
+  }
+  return 0;
+}
+
+/** CPU time (user + system) a process has used so far, in seconds (Linux; 0 elsewhere). */
+export function cpuSeconds(pid: number): number {
+  try {
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // Fields after the command name (which may contain spaces) start after the last ')'.
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    const ticks = Number(fields[11]) + Number(fields[12]);
+    return ticks / CLOCK_TICKS_PER_SECOND;
+  } catch {
+    return 0;
+  }
+}
+const CLOCK_TICKS_PER_SECOND = 100;
+
+// ---- PostgreSQL ------------------------------------------------------------------------------
+
+export interface PostgresServer {
+  adminUrl: string;
+  kind: 'DATABASE_URL' | 'embedded';
+  stop(): Promise<void>;
+}
+
+export async function startPostgres(dir: string, log: Log): Promise<PostgresServer> {
+  const configured = process.env.DATABASE_URL?.trim();
+  if (configured) return { adminUrl: configured, kind: 'DATABASE_URL', stop: async () => {} };
+  const port = await freePort();
+  log(`starting embedded PostgreSQL on 127.0.0.1:${port}`);
+  const server = await startEmbeddedPostgres({ dataDir: path.join(dir, 'postgres'), port });
+  return { adminUrl: server.url, kind: 'embedded', stop: server.stop };
+}
+
+async function admin(adminUrl: string, sql: string): Promise<void> {
+  const client = new pg.Client({ connectionString: adminUrl });
+  await client.connect();
+  try {
+    await client.query(sql);
+  } finally {
+    await client.end();
+  }
+}
+
+export interface ScratchDatabase {
+  url: string;
+  prisma: PrismaClient;
+  drop(): Promise<void>;
+}
+
+export async function createScratchDatabase(adminUrl: string): Promise<ScratchDatabase> {
+  const name = `carecircle_bench_${randomBytes(6).toString('hex')}`;
+  await admin(adminUrl, `CREATE DATABASE ${name}`);
+  const url = new URL(adminUrl);
+  url.pathname = `/${name}`;
+  await migrateDeploy(url.toString());
+  const prisma = createPrisma(url.toString());
+  return {
+    url: url.toString(),
+    prisma,
+    async drop() {
+      await prisma.$disconnect();
+      await admin(adminUrl, `DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+    },
+  };
+}
+
+// ---- Temporal --------------------------------------------------------------------------------
+
+export interface TemporalServer {
+  address: string;
+  /** The dev server's process id (for its memory). */
+  pid: number;
+  client: Client;
+  connection: Connection;
+  stop(): Promise<void>;
+}
+
+export async function startTemporal(dir: string): Promise<TemporalServer> {
+  const dataDir = path.join(dir, 'temporal');
+  const server = await startTemporalDevServer({
+    dataDir,
+    port: await freePort(),
+    uiPort: await freePort(),
+    namespace: NAMESPACE,
+    searchAttributes: searchAttributeDefinitions,
+  });
+  const pid = Number.parseInt(fs.readFileSync(path.join(dataDir, 'temporal.pid'), 'utf8'), 10);
+  const connection = await Connection.connect({ address: server.address });
+  const client = new Client({ connection, namespace: NAMESPACE });
+  return {
+    address: server.address,
+    pid,
+    client,
+    connection,
+    async stop() {
+      await connection.close();
+      await server.stop();
+    },
+  };
+}
+
+// ---- Fake providers --------------------------------------------------------------------------
+
+export async function startFakes(latencyMs: number): Promise<FakeProviders> {
+  const fake = await startFakeProviders({ resend: { apiKey: RESEND_API_KEY }, latency: latencyMs });
+  return fake;
+}
+
+/** Forgets what the fake received (between phases of a scenario), keeping its latency. */
+export function resetFakes(fake: FakeProviders, latencyMs: number): void {
+  fake.reset();
+  fake.setLatency({ minMs: latencyMs, maxMs: latencyMs });
+}
+
+// ---- Child processes -------------------------------------------------------------------------
+
+export interface ChildHandle {
+  pid: number;
+  child: ChildProcess;
+  logFile: string;
+  /** SIGTERM, then SIGKILL after `timeoutMs`. */
+  stop(timeoutMs?: number): Promise<void>;
+}
+
+/** Config keys a child must not inherit from the shell that runs the benchmark. */
+const INHERITED_KEYS_TO_DROP = [
+  'DATABASE_URL',
+  'TEMPORAL_ADDRESS',
+  'TEMPORAL_TLS',
+  'TEMPORAL_TLS_CA',
+  'TEMPORAL_TLS_CERT',
+  'TEMPORAL_TLS_KEY',
+  'TEMPORAL_API_KEY',
+  'FIREBASE_SERVICE_ACCOUNT',
+  'RESEND_API_KEY',
+  'RESEND_BASE_URL',
+  'CLOUDINARY_URL',
+  'WORKER_QUEUES',
+  'API_PORT',
+  'WORKER_METRICS_PORT',
+  'VITEST',
+  'VITEST_POOL_ID',
+  'VITEST_WORKER_ID',
+];
+
+export function childEnv(extra: Record<string, string | undefined>): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = { ...process.env };
+  for (const key of INHERITED_KEYS_TO_DROP) delete env[key];
+  for (const [key, value] of Object.entries(extra)) {
+    if (value === undefined) delete env[key];
+    else env[key] = value;
+  }
+  return env;
+}
+
+/** Runs a TypeScript entry point of this project in its own Node process, output to `logFile`. */
+export function spawnProjectProcess(
+  entry: string,
+  env: NodeJS.ProcessEnv,
+  logFile: string,
+  nodeArgs: string[] = [],
+): ChildHandle {
+  const out = fs.openSync(logFile, 'a');
+  const child = spawn(process.execPath, [...nodeArgs, '--import', 'tsx', path.join(projectRoot, entry)], {
+    cwd: projectRoot,
+    env,
+    stdio: ['ignore', out, out],
+  });
+  fs.closeSync(out);
+  if (child.pid === undefined) throw new Error(`could not start ${entry}`);
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  const killOnExit = () => child.kill('SIGKILL');
+  process.once('exit', killOnExit);
+  return {
+    pid: child.pid,
+    child,
+    logFile,
+    async stop(timeoutMs = 15_000) {
+      process.removeListener('exit', killOnExit);
+      if (child.exitCode !== null || child.signalCode !== null) return;
+      child.kill('SIGTERM');
+      const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
+      await exited;
+      clearTimeout(timer);
+    },
+  };
+}
+
+function tail(file: string, lines = 30): string {
+  try {
+    return fs.readFileSync(file, 'utf8').split('\n').slice(-lines).join('\n');
+  } catch {
+    return '(no output)';
+  }
+}
+
+/** Polls `url` until it answers 2xx; fails early if the process exits. */
+export async function waitForHttp(url: string, handle: ChildHandle, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    if (handle.child.exitCode !== null || handle.child.signalCode !== null) {
+      throw new Error(`process exited before ${url} answered. Its output:\n${tail(handle.logFile)}`);
+    }
+    try {
+      const res = await fetch(url, { signal: AbortSignal.timeout(2_000) });
+      if (res.ok) return;
+    } catch {
+      // not listening yet
+    }
+    if (Date.now() > deadline) {
+      throw new Error(`${url} not ready after ${timeoutMs / 1000} s. Output:\n${tail(handle.logFile)}`);
+    }
+    await delay(200);
+  }
+}
+
+// ---- The project's processes -----------------------------------------------------------------
+
+/** Worker settings a run may tune; undefined = the production default. */
+export interface WorkerTuning {
+  /** Per worker (one per task queue); SDK default ≈ 600 per GiB of heap limit. */
+  maxCachedWorkflows?: number;
+  /** SDK default: true. */
+  reuseV8Context?: boolean;
+  /** MEDICATION_CONCURRENCY: activities at once on the medication queue (production default 5). */
+  medicationConcurrency?: number;
+  /** NOTIFICATIONS_CONCURRENCY (default 10). */
+  notificationsConcurrency?: number;
+  /** EMAIL_CONCURRENCY (default 10). */
+  emailConcurrency?: number;
+  /** WORKER_QUEUES: the workloads the worker process serves (production default: all). */
+  workerQueues?: string;
+  /**
+   * Give the worker a workflow bundle built beforehand (by this process), instead of bundling at
+   * start-up as workers/main.ts does: no webpack in the worker process.
+   */
+  prebuiltBundle?: boolean;
+  /** glibc's MALLOC_ARENA_MAX for the worker process (unset: glibc's default, 8 per core). */
+  mallocArenaMax?: number;
+  /**
+   * Modules evaluated once per V8 context and shared by its workflows (the bundler's
+   * `preloadModules`), instead of once per workflow; implies a prebuilt bundle.
+   */
+  preloadModules?: string[];
+  /** maxConcurrentWorkflowTaskExecutions of every worker (the builder: min(10, concurrency)). */
+  workflowTaskSlots?: number;
+  /** workflowThreadPoolSize (SDK default with reuseV8Context: 1 thread per worker). */
+  workflowThreads?: number;
+}
+
+export interface ServiceSettings {
+  databaseUrl: string;
+  temporalAddress: string;
+  resendBaseUrl: string;
+  /** EMAIL_RATE_LIMIT_PER_MINUTE given to the worker. */
+  emailRatePerMinute: number;
+  /** Latency of the FCM stub inside the worker. */
+  pushLatencyMs: number;
+  tuning: WorkerTuning;
+  logDir: string;
+}
+
+function serviceEnv(s: ServiceSettings, extra: Record<string, string | undefined>): NodeJS.ProcessEnv {
+  const num = (v: number | undefined) => (v === undefined ? undefined : String(v));
+  return childEnv({
+    NODE_ENV: 'production',
+    LOG_LEVEL: process.env.BENCH_LOG_LEVEL ?? 'warn',
+    LOG_FORMAT: 'json',
+    DATA_DIR: s.logDir,
+    DATABASE_URL: s.databaseUrl,
+    TEMPORAL_ADDRESS: s.temporalAddress,
+    TEMPORAL_NAMESPACE: NAMESPACE,
+    RESEND_API_KEY,
+    RESEND_BASE_URL: s.resendBaseUrl,
+    SCHEDULES_ENABLED: 'false',
+    EMAIL_RATE_LIMIT_PER_MINUTE: String(s.emailRatePerMinute),
+    MEDICATION_CONCURRENCY: num(s.tuning.medicationConcurrency),
+    NOTIFICATIONS_CONCURRENCY: num(s.tuning.notificationsConcurrency),
+    EMAIL_CONCURRENCY: num(s.tuning.emailConcurrency),
+    WORKER_QUEUES: s.tuning.workerQueues,
+    ...extra,
+  });
+}
+
+const bundleFiles = new Map<string, string>();
+
+/** The production workflow bundle (workflows + observability interceptors), built once per run. */
+async function prebuiltBundlePath(preloadModules: string[] = []): Promise<string> {
+  const key = preloadModules.join(',');
+  const existing = bundleFiles.get(key);
+  if (existing) return existing;
+  const { code } = await bundleWorkflowCode({
+    workflowsPath,
+    workflowInterceptorModules: workerInterceptors().workflowModules ?? [],
+    preloadModules,
+    logger: { trace() {}, debug() {}, info() {}, log() {}, warn() {}, error: (m: string) => console.error(m) },
+  });
+  const file = path.join(os.tmpdir(), `carecircle-bench-bundle-${process.pid}-${bundleFiles.size}.js`);
+  fs.writeFileSync(file, code);
+  process.once('exit', () => fs.rmSync(file, { force: true }));
+  bundleFiles.set(key, file);
+  return file;
+}
+
+export interface WorkerStatusMemory {
+  rssBytes: number;
+  heapUsedBytes: number;
+  heapTotalBytes: number;
+}
+
+export interface WorkerProcess extends ChildHandle {
+  statusUrl: string;
+  memory(): Promise<WorkerStatusMemory>;
+  /** The worker's Prometheus text (our metrics and the SDK's). */
+  metrics(): Promise<string>;
+}
+
+/**
+ * Means of Prometheus histograms (`<name>_sum` / `<name>_count`), summed over label sets, per value of
+ * `by` (e.g. activity_type); '' when the series has no such label. Unit: the metric's (seconds).
+ */
+export function histogramMeans(text: string, name: string, by?: string): Record<string, number> {
+  const sums = new Map<string, { sum: number; count: number }>();
+  for (const line of text.split('\n')) {
+    const match = new RegExp(`^${name}_(sum|count)(\\{[^}]*\\})? ([0-9.e+-]+)$`).exec(line);
+    if (!match) continue;
+    const key = by ? (new RegExp(`${by}="([^"]*)"`).exec(match[2] ?? '')?.[1] ?? '') : '';
+    const entry = sums.get(key) ?? { sum: 0, count: 0 };
+    entry[match[1] as 'sum' | 'count'] += Number(match[3]);
+    sums.set(key, entry);
+  }
+  return Object.fromEntries([...sums].map(([k, v]) => [k, v.count ? v.sum / v.count : 0]));
+}
+
+/** Sum of a counter or gauge over its label sets. */
+export function metricTotal(text: string, name: string): number {
+  let total = 0;
+  for (const line of text.split('\n')) {
+    const match = new RegExp(`^${name}(\\{[^}]*\\})? ([0-9.e+-]+)$`).exec(line);
+    if (match) total += Number(match[2]);
+  }
+  return total;
+}
+
+export async function startWorker(
+  s: ServiceSettings,
+  opts: { mode: 'app' | 'bare'; bareTaskQueue?: string; name?: string; notificationsRunWorkflows?: boolean },
+): Promise<WorkerProcess> {
+  const port = await freePort();
+  const env = serviceEnv(s, {
+    WORKER_METRICS_HOST: '127.0.0.1',
+    WORKER_METRICS_PORT: String(port),
+    BENCH_WORKER_MODE: opts.mode,
+    BENCH_BARE_TASK_QUEUE: opts.bareTaskQueue,
+    BENCH_PUSH_LATENCY_MS: String(s.pushLatencyMs),
+    BENCH_NOTIFICATIONS_RUN_WORKFLOWS: opts.notificationsRunWorkflows ? 'true' : undefined,
+    MALLOC_ARENA_MAX: s.tuning.mallocArenaMax === undefined ? undefined : String(s.tuning.mallocArenaMax),
+    BENCH_WORKFLOW_BUNDLE:
+      (s.tuning.prebuiltBundle || s.tuning.preloadModules?.length) && opts.mode === 'app'
+        ? await prebuiltBundlePath(s.tuning.preloadModules)
+        : undefined,
+    BENCH_WORKFLOW_TASK_SLOTS:
+      s.tuning.workflowTaskSlots === undefined ? undefined : String(s.tuning.workflowTaskSlots),
+    BENCH_WORKFLOW_THREADS: s.tuning.workflowThreads === undefined ? undefined : String(s.tuning.workflowThreads),
+    BENCH_MAX_CACHED_WORKFLOWS:
+      s.tuning.maxCachedWorkflows === undefined ? undefined : String(s.tuning.maxCachedWorkflows),
+    BENCH_REUSE_V8_CONTEXT: s.tuning.reuseV8Context === undefined ? undefined : String(s.tuning.reuseV8Context),
+  });
+  // For profiling by hand, e.g. BENCH_WORKER_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof".
+  const nodeArgs = process.env.BENCH_WORKER_NODE_ARGS?.split(' ').filter(Boolean) ?? [];
+  const handle = spawnProjectProcess(
+    'bench/worker.ts',
+    env,
+    path.join(s.logDir, `${opts.name ?? opts.mode}-worker.log`),
+    nodeArgs,
+  );
+  const base = `http://127.0.0.1:${port}`;
+  try {
+    await waitForHttp(`${base}/ready`, handle, 120_000);
+  } catch (err) {
+    await handle.stop();
+    throw err;
+  }
+  return {
+    ...handle,
+    statusUrl: `${base}/status`,
+    async memory() {
+      const res = await fetch(`${base}/status`);
+      const body = (await res.json()) as { memory: WorkerStatusMemory };
+      return body.memory;
+    },
+    async metrics() {
+      return (await fetch(`${base}/metrics`)).text();
+    },
+  };
+}
+
+export interface ApiProcess extends ChildHandle {
+  url: string;
+}
+
+export async function startApi(s: ServiceSettings): Promise<ApiProcess> {
+  const port = await freePort();
+  const env = serviceEnv(s, { API_HOST: '127.0.0.1', API_PORT: String(port) });
+  const handle = spawnProjectProcess('api/main.ts', env, path.join(s.logDir, 'api.log'));
+  const url = `http://127.0.0.1:${port}`;
+  try {
+    await waitForHttp(`${url}/health`, handle, 60_000);
+  } catch (err) {
+    await handle.stop();
+    throw err;
+  }
+  return { ...handle, url };
+}

@@ -1,0 +1,142 @@
+/**
+ * API: `POST /v1/medications` at a fixed concurrency (autocannon), against the API process on the
+ * embedded defaults (its own pool sizes and timeouts, the Temporal dev server with its SQLite file,
+ * the worker running beside it as in production). Each request validates, writes the medication and
+ * starts its workflow. The seed's reference is 160 ms per request.
+ */
+import fs from 'node:fs';
+import autocannon from 'autocannon';
+import {
+  createScratchDatabase,
+  cpuSeconds,
+  makeTempDir,
+  Stack,
+  startApi,
+  startFakes,
+  startTemporal,
+  startWorker,
+  type Log,
+  type WorkerTuning,
+} from '../lib/env.ts';
+import { seedPatients } from '../lib/seed.ts';
+import { round } from '../lib/stats.ts';
+
+export const SEED_API_REFERENCE_MS = 160;
+
+export interface ApiResult {
+  scenario: 'api';
+  requests: number;
+  connections: number;
+  throughputPerSecond: number;
+  latencyMs: { p50: number; p90: number; p99: number; max: number; mean: number };
+  non2xx: number;
+  errors: number;
+  durationS: number;
+  /** Medications in the database afterwards, warm-up included: each 201 wrote exactly one. */
+  medicationsWritten: number;
+  seedReferenceMs: number;
+  cpuSeconds: Record<string, number>;
+  /** The same request from a single client, one at a time: latency without queueing. */
+  singleClient: { requests: number; p50: number; p99: number; throughputPerSecond: number };
+}
+
+export interface ApiOptions {
+  requests: number;
+  connections: number;
+  pgAdminUrl: string;
+  providerLatencyMs: number;
+  emailRatePerMinute: number;
+  tuning: WorkerTuning;
+  log: Log;
+}
+
+const WARM_UP_REQUESTS = 200;
+const SINGLE_CLIENT_REQUESTS = 200;
+
+export async function runApi(opts: ApiOptions): Promise<ApiResult> {
+  const dir = makeTempDir('api');
+  const stack = new Stack();
+  try {
+    const [db, temporal, fake] = await Promise.all([
+      createScratchDatabase(opts.pgAdminUrl),
+      startTemporal(dir),
+      startFakes(opts.providerLatencyMs),
+    ]);
+    stack.push('database', db.drop);
+    stack.push('Temporal dev server', temporal.stop);
+    stack.push('fake providers', fake.close);
+    const settings = {
+      databaseUrl: db.url,
+      temporalAddress: temporal.address,
+      resendBaseUrl: fake.resend.baseUrl,
+      emailRatePerMinute: opts.emailRatePerMinute,
+      pushLatencyMs: opts.providerLatencyMs,
+      tuning: opts.tuning,
+      logDir: dir,
+    };
+    const [worker, api] = await Promise.all([startWorker(settings, { mode: 'app' }), startApi(settings)]);
+    stack.push('worker', () => worker.stop());
+    stack.push('API', () => api.stop());
+    const [patient] = await seedPatients(db.prisma, 1, { channels: ['push', 'email', 'in_app'] });
+    const body = JSON.stringify({
+      careCircleId: patient!.circleId,
+      patientId: patient!.patientId,
+      name: 'Metformin',
+      dosage: '500 mg',
+      schedule: { times: ['08:00', '20:00'] },
+    });
+    const request = {
+      url: `${api.url}/v1/medications`,
+      method: 'POST' as const,
+      headers: { 'content-type': 'application/json' },
+      body,
+    };
+
+    opts.log(`api: warm-up (${WARM_UP_REQUESTS} requests, 10 connections)`);
+    await autocannon({ ...request, connections: 10, amount: WARM_UP_REQUESTS });
+    const single = await autocannon({ ...request, connections: 1, amount: SINGLE_CLIENT_REQUESTS });
+
+    opts.log(`api: ${opts.requests} requests, ${opts.connections} connections`);
+    const pids = { api: api.pid, worker: worker.pid, temporal: temporal.pid, bench: process.pid };
+    const cpuBefore = Object.fromEntries(Object.entries(pids).map(([k, pid]) => [k, cpuSeconds(pid)]));
+    const result = await autocannon({ ...request, connections: opts.connections, amount: opts.requests });
+    const cpu = Object.fromEntries(
+      Object.entries(pids).map(([k, pid]) => [k, round(cpuSeconds(pid) - (cpuBefore[k] ?? 0), 2)]),
+    );
+    const written = await db.prisma.medication.count();
+    const ok = result['2xx'];
+    const out: ApiResult = {
+      scenario: 'api',
+      requests: opts.requests,
+      connections: opts.connections,
+      throughputPerSecond: round(ok / result.duration, 1),
+      latencyMs: {
+        p50: result.latency.p50,
+        p90: result.latency.p90,
+        p99: result.latency.p99,
+        max: result.latency.max,
+        mean: round(result.latency.mean, 1),
+      },
+      non2xx: result.non2xx,
+      errors: result.errors,
+      durationS: round(result.duration, 1),
+      medicationsWritten: written,
+      seedReferenceMs: SEED_API_REFERENCE_MS,
+      cpuSeconds: cpu,
+      singleClient: {
+        requests: SINGLE_CLIENT_REQUESTS,
+        p50: single.latency.p50,
+        p99: single.latency.p99,
+        throughputPerSecond: round(single['2xx'] / single.duration, 1),
+      },
+    };
+    opts.log(
+      `api: ${out.throughputPerSecond} req/s, p50 ${out.latencyMs.p50} ms, p99 ${out.latencyMs.p99} ms, ` +
+        `${out.non2xx} non-2xx, ${out.errors} errors; one client: p50 ${out.singleClient.p50} ms`,
+    );
+    return out;
+  } finally {
+    await stack.close(opts.log);
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+}

@@ -1,0 +1,555 @@
+/**
+ * Burst: N medication doses due at the same instant, side by side with two baselines on the same
+ * machine, in one run.
+ *
+ * 1. CareCircle: N medications created through the API (POST /v1/medications, a `once` dose at a
+ *    whole minute ahead), run by the production worker; each dose emails its patient through the
+ *    Resend adapter to the fake provider.
+ * 2. Bare Temporal, on the same dev server: one workflow per dose, a timer to its instant and the
+ *    same number of no-op activities (bench/bare.ts). The engine's limit here.
+ * 3. BullMQ on the local Redis: the seed's design (bench/bullmq/), delayed jobs, same database work,
+ *    same Resend adapter and fake provider. Skipped (and said so) when Redis is unreachable.
+ *
+ * Lateness = provider receive time − due time; drain = due → last provider call. Exactly-once is
+ * checked from the fake provider's log: one accepted email per dose, under the dose's dedupe key.
+ */
+import { randomBytes, randomUUID } from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
+import { setTimeout as delay } from 'node:timers/promises';
+import { Queue } from 'bullmq';
+import { Redis } from 'ioredis';
+import type { FakeProviders } from '../../test/fakes/provider-server.ts';
+import type { BareDoseInput } from '../bare.ts';
+import {
+  QUEUES,
+  REDIS_URL_DEFAULT,
+  REMINDER_JOB_OPTIONS,
+  jobIdFor,
+  redisOptions,
+  type ReminderJob,
+} from '../bullmq/seed-design.ts';
+import {
+  cpuSeconds,
+  createScratchDatabase,
+  histogramMeans,
+  metricTotal,
+  freePort,
+  makeTempDir,
+  resetFakes,
+  spawnProjectProcess,
+  Stack,
+  startApi,
+  startFakes,
+  startTemporal,
+  startWorker,
+  childEnv,
+  waitForHttp,
+  RESEND_API_KEY,
+  type Log,
+  type ScratchDatabase,
+  type ServiceSettings,
+  type TemporalServer,
+  type WorkerProcess,
+  type WorkerTuning,
+} from '../lib/env.ts';
+import { localMinute, nextMinuteBoundary, seedPatients, type SeededPatient } from '../lib/seed.ts';
+import { distribution, mapLimit, round, waitUntil, type Distribution } from '../lib/stats.ts';
+
+export type BurstSystem = 'carecircle' | 'bare-temporal' | 'bullmq';
+
+export interface BurstSystemResult {
+  system: BurstSystem;
+  n: number;
+  dueAt: string;
+  /** Time to create / start / enqueue all N (before the due instant). */
+  startMs: number;
+  startPerSecond: number;
+  /** How long before the due instant everything was started. */
+  marginMs: number;
+  /** Provider receive time − due time, per provider call (ms). */
+  lateness: Distribution;
+  /** Due → last provider call (ms). */
+  drainMs: number;
+  /** Doses whose notification the provider accepted exactly once. */
+  deliveredOnce: number;
+  missing: number;
+  /** Requests the provider received, and the emails it accepted (one per idempotency key). */
+  providerRequests: number;
+  acceptedEmails: number;
+  /** Provider requests beyond one per dose (retries; the idempotency key keeps them harmless). */
+  extraRequests: number;
+  /** CPU seconds each process used from the due instant to the last provider call (+ settle). */
+  cpuSeconds: Record<string, number>;
+  /** From the worker's /metrics after the burst (Temporal systems): where the time went. */
+  worker?: WorkerFigures;
+}
+
+export interface WorkerFigures {
+  /** Mean time an activity waited in its queue, and ran, per activity type (ms). */
+  activityScheduleToStartMs: Record<string, number>;
+  activityRunMs: Record<string, number>;
+  /** Mean time a workflow task waited, and ran (ms). */
+  workflowTaskScheduleToStartMs: number;
+  workflowTaskRunMs: number;
+  /** Workflow tasks that found their workflow evicted from the cache (full replay). */
+  stickyCacheMisses: number;
+}
+
+async function workerFigures(worker: WorkerProcess): Promise<WorkerFigures> {
+  const text = await worker.metrics();
+  const ms = (values: Record<string, number>) =>
+    Object.fromEntries(Object.entries(values).map(([k, v]) => [k, round(v * 1000, 1)]));
+  return {
+    activityScheduleToStartMs: ms(histogramMeans(text, 'temporal_activity_schedule_to_start_latency', 'activity_type')),
+    activityRunMs: ms(histogramMeans(text, 'temporal_activity_execution_latency', 'activity_type')),
+    workflowTaskScheduleToStartMs: round(
+      (histogramMeans(text, 'temporal_workflow_task_schedule_to_start_latency')[''] ?? 0) * 1000,
+      1,
+    ),
+    workflowTaskRunMs: round((histogramMeans(text, 'temporal_workflow_task_execution_latency')[''] ?? 0) * 1000, 1),
+    stickyCacheMisses: metricTotal(text, 'temporal_sticky_cache_miss'),
+  };
+}
+
+export interface BurstResult {
+  scenario: 'burst';
+  n: number;
+  systems: BurstSystemResult[];
+  /** CareCircle drain ÷ baseline drain. */
+  ratios: { vsBareTemporal: number | null; vsBullmq: number | null };
+  skipped: { system: BurstSystem; reason: string }[];
+}
+
+export interface BurstOptions {
+  n: number;
+  pgAdminUrl: string;
+  providerLatencyMs: number;
+  emailRatePerMinute: number;
+  tuning: WorkerTuning;
+  log: Log;
+  systems?: BurstSystem[];
+  redisUrl?: string;
+  /** Requests in flight while creating medications through the API. */
+  createConcurrency?: number;
+  /**
+   * Doses run through each system first (a minute earlier for CareCircle), so that every system is
+   * measured warm (database pools open, queries compiled), as in production. 0: cold.
+   */
+  warmup?: number;
+  /** Least time between starting to create CareCircle's medications and their due minute. */
+  leadMs?: number;
+}
+
+interface Phase {
+  db: ScratchDatabase;
+  temporal: TemporalServer;
+  fake: FakeProviders;
+  settings: ServiceSettings;
+  patients: SeededPatient[];
+  opts: BurstOptions;
+}
+
+const SETTLE_MS = 2_000;
+
+export async function runBurst(opts: BurstOptions): Promise<BurstResult> {
+  const systems = opts.systems ?? ['carecircle', 'bare-temporal', 'bullmq'];
+  const dir = makeTempDir('burst');
+  const stack = new Stack();
+  const results: BurstSystemResult[] = [];
+  const skipped: BurstResult['skipped'] = [];
+  try {
+    const [db, temporal, fake] = await Promise.all([
+      createScratchDatabase(opts.pgAdminUrl),
+      startTemporal(dir),
+      startFakes(opts.providerLatencyMs),
+    ]);
+    stack.push('database', db.drop);
+    stack.push('Temporal dev server', temporal.stop);
+    stack.push('fake providers', fake.close);
+    const settings: ServiceSettings = {
+      databaseUrl: db.url,
+      temporalAddress: temporal.address,
+      resendBaseUrl: fake.resend.baseUrl,
+      emailRatePerMinute: opts.emailRatePerMinute,
+      pushLatencyMs: opts.providerLatencyMs,
+      tuning: opts.tuning,
+      logDir: dir,
+    };
+    // Email only: one provider call per dose, observable at the fake.
+    const patients = await seedPatients(db.prisma, Math.max(1, Math.ceil(opts.n / 10)), { channels: ['email'] });
+    const phase: Phase = { db, temporal, fake, settings, patients, opts };
+
+    if (systems.includes('carecircle')) results.push(await burstCareCircle(phase));
+    if (systems.includes('bare-temporal')) results.push(await burstBareTemporal(phase));
+    if (systems.includes('bullmq')) {
+      const redisUrl = opts.redisUrl ?? process.env.BENCH_REDIS_URL ?? REDIS_URL_DEFAULT;
+      const down = await redisDown(redisUrl);
+      if (down) {
+        opts.log(`BullMQ baseline skipped: Redis at ${redisUrl} is not reachable (${down})`);
+        skipped.push({ system: 'bullmq', reason: `Redis at ${redisUrl} not reachable: ${down}` });
+      } else {
+        results.push(await burstBullmq(phase, redisUrl));
+      }
+    }
+  } finally {
+    await stack.close(opts.log);
+    if (process.env.BENCH_KEEP) opts.log(`kept ${dir}`);
+    else fs.rmSync(dir, { recursive: true, force: true });
+  }
+  const drain = (s: BurstSystem) => results.find((r) => r.system === s)?.drainMs;
+  const ratio = (s: BurstSystem) => {
+    const ours = drain('carecircle');
+    const theirs = drain(s);
+    return ours !== undefined && theirs ? round(ours / theirs, 2) : null;
+  };
+  return {
+    scenario: 'burst',
+    n: opts.n,
+    systems: results,
+    ratios: { vsBareTemporal: ratio('bare-temporal'), vsBullmq: ratio('bullmq') },
+    skipped,
+  };
+}
+
+// ---- CareCircle ------------------------------------------------------------------------------
+
+/** Creation through the API has run at 65–150 per second here under load: room for 65. */
+const leadForApi = (n: number) => 10_000 + n * 15;
+
+async function burstCareCircle(p: Phase): Promise<BurstSystemResult> {
+  const { opts, fake } = p;
+  const stack = new Stack();
+  try {
+    const [worker, api] = await Promise.all([startWorker(p.settings, { mode: 'app' }), startApi(p.settings)]);
+    stack.push('worker', () => worker.stop());
+    stack.push('API', () => api.stop());
+    resetFakes(fake, opts.providerLatencyMs);
+
+    const warmup = opts.warmup ?? 0;
+    let due = nextMinuteBoundary(opts.leadMs ?? leadForApi(opts.n));
+    // Warm-up doses fire a minute before the measured ones, while those are being created.
+    if (warmup > 0 && due - 60_000 < Date.now() + 8_000) due += 60_000;
+    if (warmup > 0) {
+      opts.log(`carecircle: ${warmup} warm-up doses due ${new Date(due - 60_000).toISOString()}`);
+      await createThroughApi(api.url, p.patients, warmup, due - 60_000, 'warm-up', opts.createConcurrency);
+    }
+    opts.log(`carecircle: creating ${opts.n} medications due ${new Date(due).toISOString()} through the API`);
+    const t0 = Date.now();
+    const keys = await createThroughApi(api.url, p.patients, opts.n, due, 'bench', opts.createConcurrency);
+    const startMs = Date.now() - t0;
+    if (warmup > 0) {
+      const warmed = await waitUntil(() => fake.resend.sent.length >= warmup, Math.max(0, due - Date.now() - 1_000));
+      if (!warmed) opts.log(`carecircle: warm-up incomplete (${fake.resend.sent.length}/${warmup})`);
+      resetFakes(fake, opts.providerLatencyMs);
+    }
+    const result = await collectProviderCalls(p, 'carecircle', due, startMs, keys, {
+      worker: worker.pid,
+      api: api.pid,
+      temporal: p.temporal.pid,
+      bench: process.pid,
+    });
+    return { ...result, worker: await workerFigures(worker) };
+  } finally {
+    await stack.close(opts.log);
+  }
+}
+
+/** Creates `count` medications with a `once` dose at `due` through the API; returns their dedupe keys. */
+async function createThroughApi(
+  apiUrl: string,
+  patients: SeededPatient[],
+  count: number,
+  due: number,
+  label: string,
+  concurrency = 20,
+): Promise<string[]> {
+  const dueIso = new Date(due).toISOString();
+  return mapLimit(
+    Array.from({ length: count }, (_, i) => patients[i % patients.length]!),
+    concurrency,
+    async (patient, i) => {
+      const res = await fetch(`${apiUrl}/v1/medications`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({
+          careCircleId: patient.circleId,
+          patientId: patient.patientId,
+          name: `${label} medication ${i}`,
+          dosage: '1 tablet',
+          schedule: { type: 'once', at: localMinute(due, patient.timezone) },
+          // The follow-up and caregiver alert stay out of the measurement (and of later phases).
+          escalationWindowMinutes: 720,
+        }),
+      });
+      if (res.status !== 201) throw new Error(`POST /v1/medications answered ${res.status}: ${await res.text()}`);
+      const body = (await res.json()) as { id: string; nextDoseAt: string };
+      if (body.nextDoseAt !== dueIso) throw new Error(`medication due ${body.nextDoseAt}, expected ${dueIso}`);
+      return `dose:${body.id}:${dueIso}:${patient.patientId}:email`;
+    },
+  );
+}
+
+/** Waits for every expected email at the fake provider, then measures. */
+async function collectProviderCalls(
+  p: Phase,
+  system: BurstSystem,
+  due: number,
+  startMs: number,
+  expectedKeys: string[],
+  pids: Record<string, number>,
+): Promise<BurstSystemResult> {
+  const { fake, opts } = p;
+  const n = expectedKeys.length;
+  const cpu = cpuFrom(due, pids);
+  const marginMs = due - Date.now();
+  if (marginMs < 0) opts.log(`${system}: WARNING starting took past the due instant by ${-marginMs} ms`);
+  opts.log(`${system}: ${n} started in ${(startMs / 1000).toFixed(1)} s; waiting for the due instant`);
+  const timeoutMs = Math.max(0, marginMs) + Math.max(120_000, n * 200);
+  const complete = await waitUntil(() => fake.resend.sent.length >= n, timeoutMs, 100);
+  if (!complete) opts.log(`${system}: only ${fake.resend.sent.length}/${n} emails after ${timeoutMs / 1000} s`);
+  await delay(SETTLE_MS); // anything arriving now is a duplicate or a late retry
+  const cpuSecondsUsed = cpu.read();
+  const arrivals = fake.requests
+    .filter((r) => r.provider === 'resend' && r.method === 'POST')
+    .map((r) => r.receivedAt.getTime());
+  const sentKeys = new Map<string, number>();
+  for (const email of fake.resend.sent) {
+    sentKeys.set(email.idempotencyKey ?? '', (sentKeys.get(email.idempotencyKey ?? '') ?? 0) + 1);
+  }
+  const deliveredOnce = expectedKeys.filter((k) => sentKeys.get(k) === 1).length;
+  const result: BurstSystemResult = {
+    system,
+    n,
+    dueAt: new Date(due).toISOString(),
+    startMs,
+    startPerSecond: round(n / (startMs / 1000), 1),
+    marginMs,
+    lateness: roundDistribution(distribution(arrivals.map((t) => t - due))),
+    drainMs: arrivals.length ? Math.max(...arrivals) - due : Number.NaN,
+    deliveredOnce,
+    missing: n - deliveredOnce,
+    providerRequests: arrivals.length,
+    acceptedEmails: fake.resend.sent.length,
+    extraRequests: Math.max(0, arrivals.length - n),
+    cpuSeconds: cpuSecondsUsed,
+  };
+  opts.log(
+    `${system}: drain ${result.drainMs} ms, lateness p50 ${result.lateness.p50} / p99 ${result.lateness.p99} ms, ` +
+      `${deliveredOnce}/${n} delivered exactly once`,
+  );
+  return result;
+}
+
+/** CPU seconds used by each process between the due instant (or now, if later) and `read()`. */
+function cpuFrom(due: number, pids: Record<string, number>): { read(): Record<string, number> } {
+  let start: Record<string, number> | undefined;
+  const sample = () => Object.fromEntries(Object.entries(pids).map(([name, pid]) => [name, cpuSeconds(pid)]));
+  const timer = setTimeout(() => (start = sample()), Math.max(0, due - Date.now()));
+  return {
+    read() {
+      clearTimeout(timer);
+      const end = sample();
+      const from = start ?? end;
+      return Object.fromEntries(Object.entries(end).map(([name, v]) => [name, round(v - (from[name] ?? v), 2)]));
+    },
+  };
+}
+
+function roundDistribution(d: Distribution): Distribution {
+  return {
+    count: d.count,
+    min: round(d.min),
+    p50: round(d.p50),
+    p95: round(d.p95),
+    p99: round(d.p99),
+    max: round(d.max),
+    mean: round(d.mean, 1),
+  };
+}
+
+// ---- Bare Temporal ---------------------------------------------------------------------------
+
+async function burstBareTemporal(p: Phase): Promise<BurstSystemResult> {
+  const { opts, temporal } = p;
+  const stack = new Stack();
+  const taskQueue = `bench-bare-${randomBytes(4).toString('hex')}`;
+  try {
+    const worker = await startWorker(p.settings, { mode: 'bare', bareTaskQueue: taskQueue });
+    stack.push('bare worker', () => worker.stop());
+    const warmup = opts.warmup ?? 0;
+    if (warmup > 0) {
+      const warmIds = Array.from({ length: warmup }, (_, i) => `${taskQueue}:warm-up:${i}`);
+      const warmDue = Date.now() + 1_000;
+      await mapLimit(warmIds, 50, (workflowId) =>
+        temporal.client.workflow.start('bareDoseWorkflow', {
+          workflowId,
+          taskQueue,
+          args: [{ dueAtMs: warmDue, deliveries: 1 } satisfies BareDoseInput],
+        }),
+      );
+      await mapLimit(warmIds, 50, (id) => temporal.client.workflow.getHandle(id).result());
+    }
+    const due = Date.now() + 3_000 + opts.n * 15;
+    opts.log(`bare-temporal: starting ${opts.n} workflows due ${new Date(due).toISOString()}`);
+    const ids = Array.from({ length: opts.n }, (_, i) => `${taskQueue}:${i}`);
+    const t0 = Date.now();
+    await mapLimit(ids, 50, (workflowId) =>
+      temporal.client.workflow.start('bareDoseWorkflow', {
+        workflowId,
+        taskQueue,
+        args: [{ dueAtMs: due, deliveries: 1 } satisfies BareDoseInput],
+      }),
+    );
+    const startMs = Date.now() - t0;
+    const marginMs = due - Date.now();
+    opts.log(`bare-temporal: ${opts.n} started in ${(startMs / 1000).toFixed(1)} s; waiting for the due instant`);
+    const cpu = cpuFrom(due, { worker: worker.pid, temporal: temporal.pid, bench: process.pid });
+    const delivered = (
+      await mapLimit(ids, 100, (id) => temporal.client.workflow.getHandle(id).result() as Promise<number[]>)
+    ).flat();
+    const cpuSecondsUsed = cpu.read();
+    const result: BurstSystemResult = {
+      system: 'bare-temporal',
+      n: opts.n,
+      dueAt: new Date(due).toISOString(),
+      startMs,
+      startPerSecond: round(opts.n / (startMs / 1000), 1),
+      marginMs,
+      lateness: roundDistribution(distribution(delivered.map((t) => t - due))),
+      drainMs: Math.max(...delivered) - due,
+      deliveredOnce: delivered.length,
+      missing: opts.n - delivered.length,
+      providerRequests: delivered.length,
+      acceptedEmails: delivered.length,
+      extraRequests: 0,
+      cpuSeconds: cpuSecondsUsed,
+      worker: await workerFigures(worker),
+    };
+    opts.log(`bare-temporal: drain ${result.drainMs} ms, lateness p50 ${result.lateness.p50} ms`);
+    return result;
+  } finally {
+    await stack.close(opts.log);
+  }
+}
+
+// ---- BullMQ ----------------------------------------------------------------------------------
+
+async function redisDown(url: string): Promise<string | null> {
+  const redis = new Redis({
+    ...redisOptions(url),
+    lazyConnect: true,
+    connectTimeout: 2_000,
+    retryStrategy: () => null,
+  });
+  redis.on('error', () => {});
+  try {
+    await redis.connect();
+    await redis.ping();
+    return null;
+  } catch (err) {
+    return (err as Error).message;
+  } finally {
+    redis.disconnect();
+  }
+}
+
+async function burstBullmq(p: Phase, redisUrl: string): Promise<BurstSystemResult> {
+  const { opts, fake, db } = p;
+  const stack = new Stack();
+  const prefix = `carecircle-bench-${randomBytes(4).toString('hex')}`;
+  const connection = redisOptions(redisUrl);
+  const reminders = new Queue<ReminderJob>(QUEUES.reminders, { connection, prefix });
+  try {
+    stack.push('BullMQ queues', async () => {
+      for (const name of Object.values(QUEUES)) {
+        const queue = new Queue(name, { connection, prefix });
+        await queue.obliterate({ force: true });
+        await queue.close();
+      }
+      await reminders.close();
+    });
+    const port = await freePort();
+    const worker = spawnProjectProcess(
+      'bench/bullmq/worker.ts',
+      childEnv({
+        NODE_ENV: 'production',
+        LOG_LEVEL: 'warn',
+        DATABASE_URL: db.url,
+        BENCH_REDIS_URL: redisUrl,
+        BENCH_BULLMQ_PREFIX: prefix,
+        BENCH_STATUS_PORT: String(port),
+        RESEND_API_KEY,
+        RESEND_BASE_URL: fake.resend.baseUrl,
+      }),
+      path.join(p.settings.logDir, 'bullmq-worker.log'),
+    );
+    stack.push('BullMQ worker', () => worker.stop());
+    await waitForHttp(`http://127.0.0.1:${port}/ready`, worker, 60_000);
+
+    /** Medication rows as the seed's API would have written them (setup, not timed). */
+    const createRows = async (count: number, due: number, label: string) => {
+      const meds = Array.from({ length: count }, (_, i) => ({
+        id: randomUUID(),
+        patient: p.patients[i % p.patients.length]!,
+      }));
+      for (let i = 0; i < meds.length; i += 1000) {
+        await db.prisma.medication.createMany({
+          data: meds.slice(i, i + 1000).map(({ id, patient }, j) => ({
+            id,
+            careCircleId: patient.circleId,
+            patientId: patient.patientId,
+            name: `${label} medication (BullMQ) ${i + j}`,
+            dosage: '1 tablet',
+            schedule: { type: 'once', at: localMinute(due, patient.timezone), timezone: patient.timezone },
+            workflowId: `bullmq:${id}`,
+          })),
+        });
+      }
+      return meds;
+    };
+    const enqueue = async (meds: { id: string }[], due: number) => {
+      const dueIso = new Date(due).toISOString();
+      for (let i = 0; i < meds.length; i += 500) {
+        await reminders.addBulk(
+          meds.slice(i, i + 500).map(({ id }) => ({
+            name: 'medication-reminder',
+            data: { medicationId: id, doseAt: dueIso },
+            opts: {
+              ...REMINDER_JOB_OPTIONS,
+              delay: Math.max(0, due - Date.now()),
+              jobId: jobIdFor(`dose:${id}:${dueIso}`),
+            },
+          })),
+        );
+      }
+    };
+
+    const warmup = opts.warmup ?? 0;
+    if (warmup > 0) {
+      const warmDue = Date.now();
+      await enqueue(await createRows(warmup, warmDue, 'warm-up'), warmDue);
+      await waitUntil(() => fake.resend.sent.length >= warmup, 60_000);
+    }
+    resetFakes(fake, opts.providerLatencyMs);
+
+    // The rows' schedules only document the dose; the delayed jobs carry the instant.
+    const meds = await createRows(opts.n, Date.now() + 60_000, 'bench');
+    const due = Date.now() + 2_000 + opts.n * 2;
+    const dueIso = new Date(due).toISOString();
+    opts.log(`bullmq: enqueuing ${opts.n} delayed jobs due ${dueIso}`);
+    const t0 = Date.now();
+    await enqueue(meds, due);
+    const startMs = Date.now() - t0;
+    return await collectProviderCalls(
+      p,
+      'bullmq',
+      due,
+      startMs,
+      meds.map(({ id, patient }) => `dose:${id}:${dueIso}:${patient.patientId}:email`),
+      { worker: worker.pid, bench: process.pid },
+    );
+  } finally {
+    await stack.close(opts.log);
+  }
+}
