@@ -12,7 +12,7 @@
  * --email-concurrency, --cache (maxCachedWorkflows per worker), --reuse-v8 true|false,
  * --worker-queues (WORKER_QUEUES), --prebuilt true|false (workflow bundle built before the worker
  * starts), --malloc-arena-max N, --workflow-task-slots N, --workflow-threads N, --preload mod1,mod2
- * (bundler preloadModules), --email-rate (EMAIL_RATE_LIMIT_PER_MINUTE); --production starts from production's defaults
+ * (bundler preloadModules), --render (redraw results from latest.json, no run), --replicas N (worker processes; default 2, as docker-compose), --email-rate (EMAIL_RATE_LIMIT_PER_MINUTE); --production starts from production's defaults
  * instead of DEFAULT_TUNING; --warmup N (burst: doses run through each system first).
  */
 import fs from 'node:fs';
@@ -77,6 +77,9 @@ export const DEFAULT_TUNING: WorkerTuning = {
   mallocArenaMax: 2,
 };
 
+/** Both modes run docker-compose's topology: two worker processes (the scale scenario measures one). */
+export const REPLICAS = 2;
+
 const log = (message: string) => console.log(`${new Date().toISOString().slice(11, 23)} ${message}`);
 
 function machine(): Machine {
@@ -107,8 +110,10 @@ async function main(): Promise<number> {
       'malloc-arena-max': { type: 'string' },
       'workflow-task-slots': { type: 'string' },
       'workflow-threads': { type: 'string' },
+      replicas: { type: 'string' },
       preload: { type: 'string' },
       production: { type: 'boolean' },
+      render: { type: 'boolean' },
       help: { type: 'boolean', short: 'h' },
     },
   });
@@ -116,6 +121,7 @@ async function main(): Promise<number> {
     console.log(fs.readFileSync(fileURLToPath(import.meta.url), 'utf8').split('*/')[0]);
     return 0;
   }
+  if (values.render) return render();
   const wanted = positionals[0] ?? 'all';
   if (wanted !== 'all' && !SCENARIOS.includes(wanted as ScenarioName)) {
     console.error(`unknown scenario "${wanted}"; one of: all, ${SCENARIOS.join(', ')}`);
@@ -128,7 +134,9 @@ async function main(): Promise<number> {
   const scenarios = wanted === 'all' ? SCENARIOS : [wanted as ScenarioName];
   const num = (v: string | undefined) => (v === undefined ? undefined : Number(v));
   const tuning: WorkerTuning = {
+    replicas: REPLICAS,
     ...(values.production ? {} : DEFAULT_TUNING),
+    ...(values.replicas ? { replicas: num(values.replicas) } : {}),
     ...(values.prebuilt ? { prebuiltBundle: values.prebuilt === 'true' } : {}),
     ...(values.cache ? { maxCachedWorkflows: num(values.cache) } : {}),
     ...(values['reuse-v8'] ? { reuseV8Context: values['reuse-v8'] === 'true' } : {}),
@@ -286,11 +294,32 @@ function write(results: Results, mach: Machine, totalS: number, isDefaultRun: bo
   return merged;
 }
 
+/** `--render`: redraws the chart and the tables (and BENCHMARKS.md's section) from latest.json. */
+function render(): number {
+  const latest = JSON.parse(fs.readFileSync(path.join(resultsDir, 'latest.json'), 'utf8')) as {
+    lastRun: { machine: Machine; totalS: number };
+    results: Results;
+  };
+  const { machine: mach, totalS } = latest.lastRun;
+  const subtitle =
+    `${mach.cores} cores, ${mach.ramGiB} GiB, Node ${mach.node}; load ${mach.loadStart.join(' ')} at start; ` +
+    `providers answer after ${DEFAULTS.providerLatencyMs} ms`;
+  fs.writeFileSync(
+    path.join(resultsDir, 'latest.svg'),
+    renderChart('CareCircle benchmarks', subtitle, chartPanels(latest.results)),
+  );
+  const markdown = formatMarkdown(latest.results);
+  fs.writeFileSync(path.join(resultsDir, 'latest.md'), markdown);
+  updateBenchmarksMd(markdown, mach, totalS, latest.results.burst?.ranAt);
+  console.log(formatText(latest.results));
+  return 0;
+}
+
 const START = '<!-- bench:results:start -->';
 const END = '<!-- bench:results:end -->';
 
 /** Replaces the generated part of BENCHMARKS.md (between the markers), if the file has them. */
-function updateBenchmarksMd(markdown: string, mach: Machine, totalS: number): void {
+function updateBenchmarksMd(markdown: string, mach: Machine, totalS: number, ranAt?: string): void {
   const file = path.join(projectRoot, 'BENCHMARKS.md');
   if (!fs.existsSync(file)) return;
   const text = fs.readFileSync(file, 'utf8');
@@ -298,7 +327,7 @@ function updateBenchmarksMd(markdown: string, mach: Machine, totalS: number): vo
   const end = text.indexOf(END);
   if (start < 0 || end < start) return;
   const header =
-    `Run of ${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC, ${Math.round(totalS / 60)} min; ` +
+    `Run of ${(ranAt ?? new Date().toISOString()).slice(0, 16).replace('T', ' ')} UTC, ${Math.round(totalS / 60)} min; ` +
     `${mach.cores} cores, ${mach.ramGiB} GiB RAM, Node ${mach.node}; load average ${mach.loadStart.join(' / ')} ` +
     `at the start, ${mach.loadEnd?.join(' / ')} at the end.\n\n`;
   fs.writeFileSync(file, `${text.slice(0, start + START.length)}\n${header}${markdown}${text.slice(end)}`);

@@ -45,9 +45,9 @@ function niceMax(max: number): number {
 function panel(p: Panel, x0: number, y0: number): string {
   const out: string[] = [];
   const left = x0 + 50;
-  const top = y0 + 34;
+  const top = y0 + 48;
   const width = PANEL_W - 60;
-  const height = PANEL_H - 90;
+  const height = PANEL_H - 104;
   out.push(`<rect x="${x0}" y="${y0}" width="${PANEL_W}" height="${PANEL_H}" fill="#fff" stroke="#ddd"/>`);
   out.push(`<text x="${x0 + 10}" y="${y0 + 20}" font-size="14" font-weight="bold">${esc(p.title)}</text>`);
   if (p.note || p.groups.length === 0) {
@@ -62,7 +62,7 @@ function panel(p: Panel, x0: number, y0: number): string {
     out.push(`<line x1="${left}" x2="${left + width}" y1="${y(v)}" y2="${y(v)}" stroke="#eee"/>`);
     out.push(`<text x="${left - 6}" y="${y(v) + 4}" font-size="10" text-anchor="end" fill="#666">${fmt(v)}</text>`);
   }
-  out.push(`<text x="${x0 + 12}" y="${top - 8}" font-size="10" fill="#666">${esc(p.unit)}</text>`);
+  out.push(`<text x="${x0 + 10}" y="${y0 + 36}" font-size="10" fill="#666">${esc(p.unit)}</text>`);
   const groupW = width / p.groups.length;
   const seriesLabels = [...new Set(p.groups.flatMap((g) => g.bars.map((b) => b.label)))];
   p.groups.forEach((group, gi) => {

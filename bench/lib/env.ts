@@ -328,6 +328,11 @@ export interface WorkerTuning {
   workflowTaskSlots?: number;
   /** workflowThreadPoolSize (SDK default with reuseV8Context: 1 thread per worker). */
   workflowThreads?: number;
+  /**
+   * Worker processes (docker-compose runs two) in the scenarios that process work (burst, api,
+   * fan-out); the scale scenario measures one.
+   */
+  replicas?: number;
 }
 
 export interface ServiceSettings {
@@ -475,6 +480,24 @@ export async function startWorker(
       return (await fetch(`${base}/metrics`)).text();
     },
   };
+}
+
+/** `s.tuning.replicas` worker processes (default one), started side by side. */
+export async function startWorkers(
+  s: ServiceSettings,
+  opts: Parameters<typeof startWorker>[1],
+): Promise<WorkerProcess[]> {
+  const count = Math.max(1, s.tuning.replicas ?? 1);
+  return Promise.all(
+    Array.from({ length: count }, (_, i) =>
+      startWorker(s, { ...opts, name: `${opts.name ?? opts.mode}${count > 1 ? `-${i + 1}` : ''}` }),
+    ),
+  );
+}
+
+/** pids of a group of processes, named `<name>`, `<name>2`, … for CPU accounting. */
+export function pidsOf(name: string, handles: { pid: number }[]): Record<string, number> {
+  return Object.fromEntries(handles.map((h, i) => [i === 0 ? name : `${name}${i + 1}`, h.pid]));
 }
 
 export interface ApiProcess extends ChildHandle {

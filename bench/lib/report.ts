@@ -241,7 +241,7 @@ export function formatText(results: Results): string {
   parts.push('Targets');
   parts.push(
     pad([
-      ['target', 'goal', 'figure', ''],
+      ['target', 'goal', 'figure', 'status'],
       ...targets(results).map((t) => [t.name, t.target, t.figure, metText(t.met)]),
     ]),
   );

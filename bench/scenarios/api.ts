@@ -14,7 +14,8 @@ import {
   startApi,
   startFakes,
   startTemporal,
-  startWorker,
+  startWorkers,
+  pidsOf,
   type Log,
   type WorkerTuning,
 } from '../lib/env.ts';
@@ -74,8 +75,8 @@ export async function runApi(opts: ApiOptions): Promise<ApiResult> {
       tuning: opts.tuning,
       logDir: dir,
     };
-    const [worker, api] = await Promise.all([startWorker(settings, { mode: 'app' }), startApi(settings)]);
-    stack.push('worker', () => worker.stop());
+    const [workers, api] = await Promise.all([startWorkers(settings, { mode: 'app' }), startApi(settings)]);
+    for (const worker of workers) stack.push('worker', () => worker.stop());
     stack.push('API', () => api.stop());
     const [patient] = await seedPatients(db.prisma, 1, { channels: ['push', 'email', 'in_app'] });
     const body = JSON.stringify({
@@ -97,7 +98,7 @@ export async function runApi(opts: ApiOptions): Promise<ApiResult> {
     const single = await autocannon({ ...request, connections: 1, amount: SINGLE_CLIENT_REQUESTS });
 
     opts.log(`api: ${opts.requests} requests, ${opts.connections} connections`);
-    const pids = { api: api.pid, worker: worker.pid, temporal: temporal.pid, bench: process.pid };
+    const pids = { api: api.pid, ...pidsOf('worker', workers), temporal: temporal.pid, bench: process.pid };
     const cpuBefore = Object.fromEntries(Object.entries(pids).map(([k, pid]) => [k, cpuSeconds(pid)]));
     const result = await autocannon({ ...request, connections: opts.connections, amount: opts.requests });
     const cpu = Object.fromEntries(

@@ -42,7 +42,8 @@ import {
   startApi,
   startFakes,
   startTemporal,
-  startWorker,
+  startWorkers,
+  pidsOf,
   childEnv,
   waitForHttp,
   RESEND_API_KEY,
@@ -96,8 +97,9 @@ export interface WorkerFigures {
   stickyCacheMisses: number;
 }
 
-async function workerFigures(worker: WorkerProcess): Promise<WorkerFigures> {
-  const text = await worker.metrics();
+async function workerFigures(workers: WorkerProcess[]): Promise<WorkerFigures> {
+  // Histogram sums and counts add up across processes: parse them together.
+  const text = (await Promise.all(workers.map((w) => w.metrics()))).join('\n');
   const ms = (values: Record<string, number>) =>
     Object.fromEntries(Object.entries(values).map(([k, v]) => [k, round(v * 1000, 1)]));
   return {
@@ -221,8 +223,8 @@ async function burstCareCircle(p: Phase): Promise<BurstSystemResult> {
   const { opts, fake } = p;
   const stack = new Stack();
   try {
-    const [worker, api] = await Promise.all([startWorker(p.settings, { mode: 'app' }), startApi(p.settings)]);
-    stack.push('worker', () => worker.stop());
+    const [workers, api] = await Promise.all([startWorkers(p.settings, { mode: 'app' }), startApi(p.settings)]);
+    for (const worker of workers) stack.push('worker', () => worker.stop());
     stack.push('API', () => api.stop());
     resetFakes(fake, opts.providerLatencyMs);
 
@@ -244,12 +246,12 @@ async function burstCareCircle(p: Phase): Promise<BurstSystemResult> {
       resetFakes(fake, opts.providerLatencyMs);
     }
     const result = await collectProviderCalls(p, 'carecircle', due, startMs, keys, {
-      worker: worker.pid,
+      ...pidsOf('worker', workers),
       api: api.pid,
       temporal: p.temporal.pid,
       bench: process.pid,
     });
-    return { ...result, worker: await workerFigures(worker) };
+    return { ...result, worker: await workerFigures(workers) };
   } finally {
     await stack.close(opts.log);
   }
@@ -375,8 +377,8 @@ async function burstBareTemporal(p: Phase): Promise<BurstSystemResult> {
   const stack = new Stack();
   const taskQueue = `bench-bare-${randomBytes(4).toString('hex')}`;
   try {
-    const worker = await startWorker(p.settings, { mode: 'bare', bareTaskQueue: taskQueue });
-    stack.push('bare worker', () => worker.stop());
+    const workers = await startWorkers(p.settings, { mode: 'bare', bareTaskQueue: taskQueue });
+    for (const worker of workers) stack.push('bare worker', () => worker.stop());
     const warmup = opts.warmup ?? 0;
     if (warmup > 0) {
       const warmIds = Array.from({ length: warmup }, (_, i) => `${taskQueue}:warm-up:${i}`);
@@ -404,7 +406,7 @@ async function burstBareTemporal(p: Phase): Promise<BurstSystemResult> {
     const startMs = Date.now() - t0;
     const marginMs = due - Date.now();
     opts.log(`bare-temporal: ${opts.n} started in ${(startMs / 1000).toFixed(1)} s; waiting for the due instant`);
-    const cpu = cpuFrom(due, { worker: worker.pid, temporal: temporal.pid, bench: process.pid });
+    const cpu = cpuFrom(due, { ...pidsOf('worker', workers), temporal: temporal.pid, bench: process.pid });
     const delivered = (
       await mapLimit(ids, 100, (id) => temporal.client.workflow.getHandle(id).result() as Promise<number[]>)
     ).flat();
@@ -424,7 +426,7 @@ async function burstBareTemporal(p: Phase): Promise<BurstSystemResult> {
       acceptedEmails: delivered.length,
       extraRequests: 0,
       cpuSeconds: cpuSecondsUsed,
-      worker: await workerFigures(worker),
+      worker: await workerFigures(workers),
     };
     opts.log(`bare-temporal: drain ${result.drainMs} ms, lateness p50 ${result.lateness.p50} ms`);
     return result;

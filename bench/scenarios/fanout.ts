@@ -21,7 +21,7 @@ import {
   startApi,
   startFakes,
   startTemporal,
-  startWorker,
+  startWorkers,
   type Log,
   type ScratchDatabase,
   type ServiceSettings,
@@ -126,11 +126,11 @@ async function fanoutOnce(
   const { db, temporal, fake, opts } = ctx;
   const stack = new Stack();
   try {
-    const [worker, api] = await Promise.all([
-      startWorker(settings, { mode: 'app', notificationsRunWorkflows: ctx.workaround }),
+    const [workers, api] = await Promise.all([
+      startWorkers(settings, { mode: 'app', notificationsRunWorkflows: ctx.workaround }),
       startApi(settings),
     ]);
-    stack.push('worker', () => worker.stop());
+    for (const worker of workers) stack.push('worker', () => worker.stop());
     stack.push('API', () => api.stop());
 
     /** A circle of `count` members on push and email; returns its id. */

@@ -74,19 +74,22 @@ export interface ScaleOptions {
  * allocator arenas), then falls: sample until it stops falling.
  */
 const SETTLE_EVERY_MS = 5_000;
-const SETTLE_MAX_MS = 90_000;
+const SETTLE_QUIET_MS = 30_000;
+const SETTLE_MAX_MS = 120_000;
 
 async function settledRss(pid: number): Promise<number> {
-  const deadline = Date.now() + SETTLE_MAX_MS;
-  const samples = [rssBytes(pid)];
-  while (Date.now() < deadline) {
+  const started = Date.now();
+  let low = rssBytes(pid);
+  let lowAt = started;
+  while (Date.now() - started < SETTLE_MAX_MS && Date.now() - lowAt < SETTLE_QUIET_MS) {
     await delay(SETTLE_EVERY_MS);
-    samples.push(rssBytes(pid));
-    const recent = samples.slice(-4);
-    // Settled: no sample of the last 15 s more than 1% below the one 15 s before.
-    if (recent.length === 4 && Math.min(...recent.slice(1)) > recent[0]! * 0.99) break;
+    const rss = rssBytes(pid);
+    // A new low by more than 1% restarts the quiet period (V8 frees the workflow isolate's garbage
+    // some seconds after the work stops, and the allocator returns it to the system after that).
+    if (rss < low * 0.99) lowAt = Date.now();
+    low = Math.min(low, rss);
   }
-  return samples[samples.length - 1]!;
+  return rssBytes(pid);
 }
 
 /** Tracks the highest RSS of a process while `run` runs. */
