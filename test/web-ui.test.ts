@@ -9,7 +9,7 @@
  * says so.
  */
 import fs from 'node:fs';
-import net from 'node:net';
+import { freePort } from '../shared/free-port.ts';
 import os from 'node:os';
 import path from 'node:path';
 import { Client, Connection } from '@temporalio/client';
@@ -30,17 +30,6 @@ const hasChromium = fs.existsSync(CHROMIUM);
 const ARTIFACTS = path.join(projectRoot, 'test', 'artifacts');
 const TASK_QUEUE = 'medication-reminders-ui';
 const NAMESPACE = 'default';
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as net.AddressInfo;
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 describe.skipIf(!hasChromium)(
   hasChromium

@@ -13,6 +13,7 @@
  */
 import http from 'node:http';
 import net from 'node:net';
+import { freePort } from '../shared/free-port.ts';
 import { NativeConnection, type Worker } from '@temporalio/worker';
 import type { Config } from '../shared/config.ts';
 import { createLogger, type Logger } from '../shared/logger.ts';
@@ -227,15 +228,4 @@ async function fetchSdkMetrics(url: string | undefined): Promise<string> {
     // Our metrics still go out; the comment says why temporal_* are missing from this scrape.
     return `# Temporal SDK metrics unavailable: ${(err as Error).message}\n`;
   }
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const probe = net.createServer();
-    probe.once('error', reject);
-    probe.listen(0, '127.0.0.1', () => {
-      const { port } = probe.address() as net.AddressInfo;
-      probe.close(() => resolve(port));
-    });
-  });
 }
