@@ -29,12 +29,12 @@ import {
   redisOptions,
   type ReminderJob,
 } from '../bullmq/seed-design.ts';
+import { freePort } from '../../shared/free-port.ts';
 import {
   cpuSeconds,
   createScratchDatabase,
   histogramMeans,
   metricTotal,
-  freePort,
   makeTempDir,
   resetFakes,
   spawnProjectProcess,
