@@ -1,19 +1,8 @@
 /** Medication requests: the schedule kinds, edits, acknowledgements and queries, with precise errors. */
 import { z } from 'zod';
 import { MAX_SNOOZE_MINUTES } from '../workflows/medication-messages.ts';
-import { isValidCalendarDate, isValidTimeZone, LOCAL_DATE_TIME, TIME_OF_DAY, WEEKDAYS } from '../shared/schedule.ts';
-
-const timezone = z.string().refine(isValidTimeZone, { message: 'must be an IANA time zone such as "Europe/Paris"' });
-const calendarDate = z.string().refine(isValidCalendarDate, { message: 'must be a date as YYYY-MM-DD' });
-const timeOfDay = z.string().regex(TIME_OF_DAY, 'must be a time as HH:MM (24-hour)');
-const name = z.string().trim().min(1, 'must not be empty').max(200, 'must be at most 200 characters');
-const uuid = z.uuid('must be a UUID');
-const instant = z.iso.datetime({
-  offset: true,
-  message: 'must be an ISO 8601 date-time with a time zone, e.g. 2026-12-01T08:00:00Z',
-});
-/** No item twice. */
-const unique = <T>(items: T[]) => new Set(items).size === items.length;
+import { LOCAL_DATE_TIME, WEEKDAYS } from '../shared/schedule.ts';
+import { calendarDate, instant, label as name, timeOfDay, timezone, unique, uuid } from './fields.ts';
 
 const endNotBeforeStart = (s: { startDate?: string | undefined; endDate?: string | undefined }) =>
   !s.startDate || !s.endDate || s.endDate >= s.startDate;

@@ -1,15 +1,10 @@
 /** Request bodies of appointments, shifts, circle notifications and member preferences (issue 4, part B). */
 import { z } from 'zod';
-import { isValidTimeZone, TIME_OF_DAY } from '../shared/schedule.ts';
-// Importing it also installs the API's readable zod messages (z.config there).
+import { instant, label as title, timeOfDay, timezone, unique } from './fields.ts';
 import { channel } from './schemas.ts';
 
 const MINUTES_PER_DAY = 24 * 60;
 
-const timezone = z.string().refine(isValidTimeZone, { message: 'must be an IANA time zone such as "Europe/Paris"' });
-const title = z.string().trim().min(1, 'must not be empty').max(200, 'must be at most 200 characters');
-const instant = z.iso.datetime({ offset: true, message: 'must be an ISO 8601 date-time with a time zone offset' });
-const unique = <T>(items: T[]) => new Set(items).size === items.length;
 const memberIds = z
   .array(z.uuid('must be a UUID'))
   .max(50, 'at most 50 members')
@@ -99,8 +94,8 @@ export const createCircleNotificationBody = z.strictObject({
 
 const quietHours = z
   .strictObject({
-    start: z.string().regex(TIME_OF_DAY, 'must be a time as HH:MM (24-hour)'),
-    end: z.string().regex(TIME_OF_DAY, 'must be a time as HH:MM (24-hour)'),
+    start: timeOfDay,
+    end: timeOfDay,
   })
   .refine((q) => q.start !== q.end, { message: 'start and end must differ', path: ['end'] });
 

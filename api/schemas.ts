@@ -1,21 +1,6 @@
 /** Request bodies and queries, validated at the edge with precise messages. */
 import { z } from 'zod';
-import { isValidTimeZone } from '../shared/schedule.ts';
-
-// Clients read these messages: say "is required" rather than zod's "expected string, received undefined".
-z.config({
-  customError: (issue) => {
-    if (issue.code === 'invalid_type' && issue.input === undefined) return 'is required';
-    if (issue.code === 'invalid_type')
-      return `must be ${issue.expected === 'array' ? 'an array' : `a ${issue.expected}`}`;
-    if (issue.code === 'unrecognized_keys')
-      return `unknown field${issue.keys.length > 1 ? 's' : ''}: ${issue.keys.join(', ')}`;
-    return undefined;
-  },
-});
-
-const timezone = z.string().refine(isValidTimeZone, { message: 'must be an IANA time zone such as "Europe/Paris"' });
-const name = z.string().trim().min(1, 'must not be empty').max(200, 'must be at most 200 characters');
+import { label as name, timezone } from './fields.ts';
 
 export const createCareCircleBody = z.strictObject({ name });
 
