@@ -11,7 +11,6 @@
  * test/replay.test.ts replays those histories on every change. See docs/workflow-versioning.md.
  */
 import {
-  ActivityFailure,
   ApplicationFailure,
   allHandlersFinished,
   condition,
@@ -27,7 +26,9 @@ import {
 } from '@temporalio/workflow';
 import type { Activities } from '../activities/index.ts';
 import { nextDose, nextDoseAfterSlot, scheduleType, type Dose, type MedicationSchedule } from '../shared/schedule.ts';
+import { RETRY_POLICIES, START_TO_CLOSE } from '../shared/retry-policies.ts';
 import { NextDoseAt, ScheduleStatus } from '../shared/search-attributes.ts';
+import { deliverNotifications } from './shared/deliver.ts';
 import {
   acknowledgeDoseUpdate,
   changeScheduleUpdate,
@@ -73,19 +74,8 @@ export interface MedicationReminderInput {
 
 /** Bookkeeping in our own database: retried until it succeeds, because it must not be lost. */
 const bookkeeping = proxyActivities<Activities>({
-  startToCloseTimeout: '30 seconds',
-  retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '1 minute' },
-});
-
-/** Delivery follows the seed's policy for medication reminders: 2 attempts, 5 minutes apart. */
-const delivery = proxyActivities<Activities>({
-  startToCloseTimeout: '1 minute',
-  retry: {
-    maximumAttempts: 2,
-    initialInterval: '5 minutes',
-    backoffCoefficient: 1,
-    nonRetryableErrorTypes: ['PermanentDeliveryError'],
-  },
+  startToCloseTimeout: START_TO_CLOSE.bookkeeping,
+  retry: RETRY_POLICIES.bookkeeping,
 });
 
 /** Hand over to a fresh run well before the history grows large. */
@@ -334,23 +324,12 @@ export async function medicationReminderWorkflow(input: MedicationReminderInput)
   }
 
   // ── Dose lifecycle ────────────────────────────────────────────────────────────────────────
+  /**
+   * Delivery with the seed's policy for medication reminders (2 attempts, 5 minutes apart), on this
+   * workflow's own queue so a burst of doses never waits behind the bulk email rate limit.
+   */
   async function deliverAll(dedupeKeys: string[]): Promise<void> {
-    await Promise.all(
-      dedupeKeys.map(async (dedupeKey) => {
-        try {
-          await delivery.deliverNotification({ dedupeKey });
-        } catch (err) {
-          // A cancelled workflow is not a failed delivery: let the cancellation through.
-          if (!(err instanceof ActivityFailure) || isCancellation(err)) throw err;
-          const cause = err.cause;
-          await bookkeeping.recordDeadLetter({
-            dedupeKey,
-            error: cause?.message ?? err.message,
-            errorType: cause instanceof ApplicationFailure ? (cause.type ?? null) : null,
-          });
-        }
-      }),
-    );
+    await deliverNotifications(dedupeKeys, { kind: 'medication', taskQueue: workflowInfo().taskQueue });
   }
 
   /** Delivers one dose on every planned channel; one failed channel never stops the schedule. */
