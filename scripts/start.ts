@@ -135,7 +135,11 @@ async function main(): Promise<void> {
   running.push(runChild('API', 'api/main.ts', env));
 
   const apiUrl = `http://${cfg.API_HOST}:${cfg.API_PORT}`;
-  await waitForHealthy(`${apiUrl}/health`, 60_000);
+  // Running means both answer: the API, and the worker polling its queues (it bundles first).
+  await Promise.all([
+    waitForHealthy(`${apiUrl}/health`, 60_000),
+    waitForHealthy(`http://${cfg.WORKER_METRICS_HOST}:${cfg.WORKER_METRICS_PORT}/ready`, 120_000),
+  ]);
   const lines = [
     '',
     `CareCircle is running (started in ${((Date.now() - started) / 1000).toFixed(1)} s)`,

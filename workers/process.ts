@@ -44,6 +44,15 @@ export interface WorkerProcessOptions {
 export async function runWorkerProcess(opts: WorkerProcessOptions): Promise<void> {
   const { cfg } = opts;
   const logger = createLogger(opts.name);
+  // A stop asked for while starting (bundling takes seconds) is honoured once the workers exist,
+  // instead of Node's default of dying on the signal with a non-zero status.
+  let stopRequested: NodeJS.Signals | null = null;
+  const stopWhileStarting = (signal: NodeJS.Signals) => {
+    stopRequested ??= signal;
+    logger.info({ signal }, 'stop requested while starting');
+  };
+  process.on('SIGTERM', stopWhileStarting);
+  process.on('SIGINT', stopWhileStarting);
   enableProcessMetrics();
 
   // The SDK's exporter listens on a private loopback port; /metrics merges it with ours.
@@ -93,8 +102,21 @@ export async function runWorkerProcess(opts: WorkerProcessOptions): Promise<void
     }, cfg.WORKER_SHUTDOWN_GRACE + HARD_STOP_MARGIN_MS).unref();
     for (const worker of workers) worker.shutdown();
   };
+  process.off('SIGTERM', stopWhileStarting);
+  process.off('SIGINT', stopWhileStarting);
   process.on('SIGTERM', shutdown);
   process.on('SIGINT', shutdown);
+  if (stopRequested) {
+    // Nothing polled yet, so nothing is in flight: start and stop at once, which releases the
+    // workers' hold on the connection the way a normal shutdown does.
+    draining = true;
+    await Promise.all(workers.map((worker) => worker.runUntil(Promise.resolve())));
+    await endpoint.close();
+    await connection.close();
+    await opts.onStopped?.();
+    logger.info({ signal: stopRequested }, 'worker stopped before it started polling');
+    process.exit(0);
+  }
 
   // One failed worker stops the others: a half-working process is worse than a restarted one.
   let failed = false;
