@@ -1,33 +1,65 @@
 /**
  * The HTTP API. It validates, writes to the database and talks to Temporal; the work itself
- * happens in workers.
+ * happens in workers. Every /v1 route needs a bearer token and is rate limited; its schema is in
+ * GET /openapi.json and browsable at GET /docs.
  */
-import { Hono } from 'hono';
+import type { MiddlewareHandler } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
+import { HTTPException } from 'hono/http-exception';
 import { isDatabaseUnavailable } from '../shared/db-errors.ts';
+import { authenticate } from './auth.ts';
 import type { ApiDeps } from './deps.ts';
 import { idempotency } from './idempotency.ts';
+import { createRouter, type AppEnv, type Router } from './openapi.ts';
 import { ProblemError, problemResponse } from './problem.ts';
+import { perAddressRateLimit, perUserRateLimit } from './rate-limit.ts';
+import { appointmentRoutes } from './routes/appointments.ts';
 import { careCircleRoutes } from './routes/care-circles.ts';
+import { circleNotificationRoutes } from './routes/circle-notifications.ts';
 import { deadLetterRoutes } from './routes/dead-letters.ts';
 import { devOutboxRoutes } from './routes/dev-outbox.ts';
+import { mountDocs } from './routes/docs.ts';
+import { documentRoutes } from './routes/documents.ts';
 import { healthRoutes } from './routes/health.ts';
 import { medicationRoutes } from './routes/medications.ts';
 import { metricsRoutes } from './routes/metrics.ts';
 import { notificationRoutes } from './routes/notifications.ts';
-import { memberRoutes, patientRoutes } from './routes/patients.ts';
 import { opsRoutes } from './routes/ops.ts';
+import { memberRoutes, patientRoutes } from './routes/patients.ts';
 import { readyRoutes } from './routes/ready.ts';
-// Appointments, shifts, circle notifications, documents (issue 4, part B).
-import { appointmentRoutes } from './routes/appointments.ts';
-import { circleNotificationRoutes } from './routes/circle-notifications.ts';
-import { documentRoutes } from './routes/documents.ts';
 import { shiftRoutes } from './routes/shifts.ts';
 
 export const MAX_BODY_BYTES = 64 * 1024;
+export const DEFAULT_RATE_LIMITS: NonNullable<ApiDeps['rateLimits']> = { perUser: 300, perAddress: 600 };
 
-export function createApp(deps: ApiDeps, onError: (err: unknown) => void = () => {}): Hono {
-  const app = new Hono();
+const JSON_MEDIA_TYPE = /^application\/([\w.-]+\+)?json$/i;
+
+/** A body that is not JSON is refused before validation, which would only see an empty object. */
+const requireJsonBodies: MiddlewareHandler<AppEnv> = async (c, next) => {
+  const contentType = c.req.header('content-type');
+  const mediaType = contentType?.split(';')[0]?.trim() ?? '';
+  const hasBody = contentType !== undefined || Number(c.req.header('content-length') ?? 0) > 0;
+  if (['POST', 'PATCH', 'PUT'].includes(c.req.method) && hasBody && !JSON_MEDIA_TYPE.test(mediaType)) {
+    throw unsupportedMediaType;
+  }
+  return next();
+};
+
+const unsupportedMediaType = new ProblemError(
+  415,
+  'unsupported-media-type',
+  'Unsupported media type',
+  'Send the body as application/json',
+);
+const malformedJson = new ProblemError(400, 'malformed-json', 'Malformed JSON', 'The request body is not valid JSON');
+
+export function createApp(deps: ApiDeps, onError: (err: unknown) => void = () => {}): Router {
+  const app = createRouter();
+  const limits = deps.rateLimits ?? DEFAULT_RATE_LIMITS;
+
+  app.use('/v1/*', perAddressRateLimit(limits.perAddress, limits.trustForwardedFor ?? false));
+  app.use('/v1/*', authenticate(deps.tokens));
+  app.use('/v1/*', perUserRateLimit(limits.perUser));
 
   // Before the JSON body limit below: documents have their own, larger one (DOCUMENT_MAX_BYTES).
   app.route('/v1/documents', documentRoutes(deps));
@@ -47,7 +79,7 @@ export function createApp(deps: ApiDeps, onError: (err: unknown) => void = () =>
         ),
     }),
   );
-
+  app.use('/v1/*', requireJsonBodies);
   // After the body limit: an oversized body is refused before it is hashed.
   app.use('/v1/*', idempotency(deps.prisma));
 
@@ -65,12 +97,16 @@ export function createApp(deps: ApiDeps, onError: (err: unknown) => void = () =>
   app.route('/v1/notifications', notificationRoutes(deps));
   app.route('/v1/dead-letters', deadLetterRoutes(deps));
   if (deps.devOutbox) app.route('/v1/dev/outbox', devOutboxRoutes(deps));
+  mountDocs(app);
 
   app.notFound((c) =>
     problemResponse(c, new ProblemError(404, 'not-found', 'Not found', `No route for ${c.req.method} ${c.req.path}`)),
   );
   app.onError((err, c) => {
     if (err instanceof ProblemError) return problemResponse(c, err);
+    // Hono's own validators: unparsable JSON, or a media type the route does not take.
+    if (err instanceof HTTPException && err.status === 400) return problemResponse(c, malformedJson);
+    if (err instanceof HTTPException && err.status === 415) return problemResponse(c, unsupportedMediaType);
     if (isDatabaseUnavailable(err)) {
       return problemResponse(
         c,

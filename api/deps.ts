@@ -1,4 +1,5 @@
 import type { Client } from '@temporalio/client';
+import type { TokenVerifier } from '../shared/auth-tokens.ts';
 import type { PrismaClient } from '../shared/db.ts';
 
 /** What route handlers may use: the database, Temporal, and a few settings. */
@@ -8,4 +9,8 @@ export interface ApiDeps {
   taskQueue: string;
   /** Serve GET /v1/dev/outbox (only when a channel goes to the dev outbox). */
   devOutbox: boolean;
+  /** Checks bearer tokens (shared/auth-tokens.ts). */
+  tokens: TokenVerifier;
+  /** Requests per minute; defaults from configuration. */
+  rateLimits?: { perUser: number; perAddress: number; trustForwardedFor?: boolean };
 }

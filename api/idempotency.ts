@@ -5,10 +5,12 @@
  * - first request with a key: handled, and its response (below 500) stored with a hash of the body;
  * - the same key, method, path and body again: the stored response, with `Idempotent-Replayed: true`;
  * - the same key with another body: 422; while the first is still being handled: 409;
+ * - keys belong to the signed-in user: another user's identical key is a separate request;
  * - a 5xx is not stored, so a retry runs again; records are kept for 24 hours.
  */
 import { createHash } from 'node:crypto';
 import type { MiddlewareHandler } from 'hono';
+import type { AppEnv } from './openapi.ts';
 import type { ContentfulStatusCode } from 'hono/utils/http-status';
 import { Prisma, type PrismaClient } from '../shared/db.ts';
 import { ProblemError, problemResponse } from './problem.ts';
@@ -16,7 +18,7 @@ import { ProblemError, problemResponse } from './problem.ts';
 export const IDEMPOTENCY_TTL_MS = 24 * 60 * 60 * 1000;
 const KEY = /^[\x21-\x7e]{1,255}$/;
 
-export function idempotency(prisma: PrismaClient): MiddlewareHandler {
+export function idempotency(prisma: PrismaClient): MiddlewareHandler<AppEnv> {
   return async (c, next) => {
     const key = c.req.header('idempotency-key');
     if (c.req.method !== 'POST' || key === undefined) return next();
@@ -31,7 +33,8 @@ export function idempotency(prisma: PrismaClient): MiddlewareHandler {
         ),
       );
     }
-    const id = { key, method: c.req.method, path: c.req.path };
+    // Per user: the same key from someone else is their own request, never a replay of this one.
+    const id = { userId: c.get('principal').userId, key, method: c.req.method, path: c.req.path };
     // Hono keeps the body it read here for the route handler.
     const requestHash = createHash('sha256')
       .update(Buffer.from(await c.req.arrayBuffer()))
@@ -44,7 +47,7 @@ export function idempotency(prisma: PrismaClient): MiddlewareHandler {
       await prisma.idempotencyRecord.create({ data: { ...id, requestHash } });
     } catch (err) {
       if (!(err instanceof Prisma.PrismaClientKnownRequestError && err.code === 'P2002')) throw err;
-      const first = await prisma.idempotencyRecord.findUnique({ where: { key_method_path: id } });
+      const first = await prisma.idempotencyRecord.findUnique({ where: { userId_key_method_path: id } });
       if (!first) throw err;
       if (first.requestHash !== requestHash) {
         return problemResponse(
@@ -82,7 +85,7 @@ export function idempotency(prisma: PrismaClient): MiddlewareHandler {
         await prisma.idempotencyRecord.deleteMany({ where: id });
       } else {
         await prisma.idempotencyRecord.update({
-          where: { key_method_path: id },
+          where: { userId_key_method_path: id },
           data: {
             responseStatus: status,
             responseType: c.res.headers.get('content-type'),

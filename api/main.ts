@@ -11,6 +11,7 @@ import { setTimeout as delay } from 'node:timers/promises';
 import { serve } from '@hono/node-server';
 import { Client, Connection } from '@temporalio/client';
 import { usesDevOutbox } from '../providers/index.ts';
+import { tokenVerifier } from '../shared/auth-tokens.ts';
 import { config, requireDatabaseUrl } from '../shared/config.ts';
 import { createPrisma } from '../shared/db.ts';
 import { createLogger } from '../shared/logger.ts';
@@ -24,12 +25,25 @@ const cfg = config();
 const logger = createLogger('api');
 enableProcessMetrics();
 
+// Before connecting anything: a configuration that cannot check tokens stops the API here.
+const tokens = tokenVerifier(cfg);
 const prisma = createPrisma(requireDatabaseUrl(cfg));
 const temporalSettings = temporalConnectionOptions(cfg);
 const connection = await Connection.connect(temporalSettings);
 const temporal = new Client({ connection, namespace: cfg.TEMPORAL_NAMESPACE });
 
-const deps: ApiDeps = { prisma, temporal, taskQueue: cfg.MEDICATION_TASK_QUEUE, devOutbox: usesDevOutbox(cfg) };
+const deps: ApiDeps = {
+  prisma,
+  temporal,
+  taskQueue: cfg.MEDICATION_TASK_QUEUE,
+  devOutbox: usesDevOutbox(cfg),
+  tokens,
+  rateLimits: {
+    perUser: cfg.RATE_LIMIT_PER_USER_PER_MINUTE,
+    perAddress: cfg.RATE_LIMIT_PER_IP_PER_MINUTE,
+    trustForwardedFor: cfg.TRUST_FORWARDED_FOR ?? false,
+  },
+};
 const app = createApp(deps, (err) => logger.error({ err }, 'unhandled error in request'));
 
 const server = serve({ fetch: app.fetch, hostname: cfg.API_HOST, port: cfg.API_PORT }, (info) => {

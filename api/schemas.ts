@@ -2,7 +2,20 @@
 import { z } from 'zod';
 import { label as name, timezone } from './fields.ts';
 
-export const createCareCircleBody = z.strictObject({ name });
+/** A login's subject (the `sub` of its tokens). */
+export const userId = z.string().trim().min(1, 'must not be empty').max(200, 'must be at most 200 characters');
+
+export const createCareCircleBody = z.strictObject({
+  name,
+  /** How you appear in the circle you create (default: your user id, UTC). */
+  creator: z
+    .strictObject({
+      name: name.optional(),
+      timezone: timezone.optional(),
+      email: z.email('must be an email address').max(320).optional(),
+    })
+    .optional(),
+});
 
 export const memberRole = z.enum(['patient', 'caregiver', 'family']);
 export const channel = z.enum(['push', 'email', 'in_app']);
@@ -12,6 +25,8 @@ export const createMemberBody = z.strictObject({
   role: memberRole,
   timezone,
   email: z.email('must be an email address').max(320).optional(),
+  /** Their login, if they use the app: they can then act in this circle in their role. */
+  userId: userId.optional(),
   pushTokens: z
     .array(z.string().trim().min(1, 'must not be empty').max(4096))
     .max(20, 'at most 20 push tokens')

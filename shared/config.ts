@@ -140,6 +140,22 @@ const schema = z.object({
   /** In-flight requests get this long to finish after the API stops accepting; then connections are closed. */
   API_SHUTDOWN_GRACE: durationMs.prefault('10s'),
 
+  // ---- The API as a product (issue 6): authentication and rate limits -------------------------
+  /**
+   * Bearer tokens are JWTs checked with one of: an HS256 shared secret (at least 32 characters),
+   * or a PEM public key (RS256, ES256 or EdDSA) of the identity provider. Neither set outside
+   * production: the local development key of shared/auth-tokens.ts, which production refuses.
+   */
+  AUTH_JWT_SECRET: optionalString,
+  AUTH_JWT_PUBLIC_KEY: optionalString, // a file path or the PEM itself
+  AUTH_ISSUER: z.string().default('carecircle-local'),
+  AUTH_AUDIENCE: z.string().default('carecircle-api'),
+  /** Requests per minute allowed to one signed-in user, and to one client address (before sign-in). */
+  RATE_LIMIT_PER_USER_PER_MINUTE: z.coerce.number().int().min(1).default(300),
+  RATE_LIMIT_PER_IP_PER_MINUTE: z.coerce.number().int().min(1).default(600),
+  /** Behind a load balancer: take the client address from the first X-Forwarded-For entry. */
+  TRUST_FORWARDED_FOR: flag,
+
   // ---- Appointments, shifts, circle notifications, documents (issue 4, part B) ----------------
   /** Default reminder offsets of an appointment, minutes before it starts (each appointment may set its own). */
   APPOINTMENT_REMINDER_OFFSETS_MINUTES: z

@@ -1,0 +1,107 @@
+/**
+ * Every route is declared with @hono/zod-openapi: the zod schema that validates a request is the
+ * one the OpenAPI document shows, so the spec cannot drift from the code. This module holds what
+ * route files share: the router factory, the problem schema and the response helpers.
+ */
+import { OpenAPIHono, z } from '@hono/zod-openapi';
+import type { Principal } from '../shared/auth-tokens.ts';
+import { ProblemError, validationFailed, zodFieldErrors } from './problem.ts';
+
+/** What middleware hands to route handlers. */
+export interface AppEnv {
+  Variables: {
+    /** The signed-in user; set by api/auth.ts on every /v1 route. */
+    principal: Principal;
+  };
+}
+
+export type Router = OpenAPIHono<AppEnv>;
+
+/** A router whose validation failures are the API's own 400 problem, with one entry per field. */
+export function createRouter(): Router {
+  return new OpenAPIHono<AppEnv>({
+    defaultHook: (result) => {
+      if (!result.success) {
+        const prefix = result.target === 'json' ? '' : result.target === 'param' ? 'path' : result.target;
+        throw validationFailed(zodFieldErrors(result.error, prefix));
+      }
+    },
+  });
+}
+
+export const ProblemSchema = z
+  .object({
+    type: z.string().openapi({ example: 'urn:carecircle:problem:validation-failed' }),
+    title: z.string(),
+    status: z.number().int(),
+    detail: z.string().optional(),
+    errors: z
+      .array(z.object({ path: z.string(), message: z.string() }))
+      .optional()
+      .openapi({ description: 'One entry per invalid field (validation-failed only)' }),
+  })
+  .openapi('Problem', { description: 'RFC 9457 problem details; `type` is stable per kind of error' });
+
+const PROBLEM_DESCRIPTIONS = {
+  400: 'Invalid request: malformed JSON, or fields that fail validation (see `errors`)',
+  401: 'Missing, expired or invalid bearer token',
+  403: 'Signed in, but your role in this care circle does not allow this',
+  404: 'Not found, or not in any of your care circles',
+  409: 'Conflicts with the current state',
+  413: 'Body too large',
+  415: 'Body is not application/json',
+  422: 'Well-formed but not allowed now, or an Idempotency-Key reused with another body',
+  429: 'Too many requests; see Retry-After and RateLimit headers',
+  503: 'A dependency (database or Temporal) is unreachable; retry shortly',
+} as const;
+export type ProblemStatus = keyof typeof PROBLEM_DESCRIPTIONS;
+
+const problemContent = { 'application/problem+json': { schema: ProblemSchema } };
+
+/** The error responses of a route, for the spec. 401 and 429 apply to every /v1 route, 503 to all. */
+export function problems(...statuses: ProblemStatus[]) {
+  const all = new Set<ProblemStatus>([...statuses, 401, 429, 503]);
+  return Object.fromEntries(
+    [...all].sort().map((s) => [s, { description: PROBLEM_DESCRIPTIONS[s], content: problemContent }]),
+  ) as Record<ProblemStatus, { description: string; content: typeof problemContent }>;
+}
+
+/** Problems of the routes outside /v1 (no token, no rate limit). */
+export function publicProblems(...statuses: ProblemStatus[]) {
+  return Object.fromEntries(
+    statuses.map((s) => [s, { description: PROBLEM_DESCRIPTIONS[s], content: problemContent }]),
+  ) as Record<ProblemStatus, { description: string; content: typeof problemContent }>;
+}
+
+/** A required JSON request body. */
+export function jsonBody<S extends z.ZodType>(schema: S, description?: string) {
+  return {
+    required: true,
+    ...(description ? { description } : {}),
+    content: { 'application/json': { schema } },
+  } as const;
+}
+
+/** A JSON response. */
+export function jsonResponse<S extends z.ZodType>(schema: S, description: string) {
+  return { description, content: { 'application/json': { schema } } } as const;
+}
+
+/** Path parameters that are UUIDs: anything else names nothing, so it is a 404, not a 400. */
+export function uuidParams<K extends string>(...names: K[]) {
+  return z.object(
+    Object.fromEntries(
+      names.map((n) => [n, z.string().openapi({ format: 'uuid', param: { name: n, in: 'path' } })]),
+    ) as {
+      [P in K]: z.ZodString;
+    },
+  );
+}
+
+export const CreatedSchema = z.object({ id: z.uuid() }).openapi('Created');
+
+/** Thrown by handlers; kept here so route files need only this module and problem.ts. */
+export { ProblemError };
+
+/** Bearer-token security, referenced by every /v1 route. */
+export const bearerSecurity = [{ bearerAuth: [] as string[] }];

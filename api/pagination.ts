@@ -1,0 +1,79 @@
+/**
+ * Cursor pagination for every list: items come in a stable order (a timestamp, then the id to break
+ * ties), and `nextCursor` is an opaque token for the page after the last item. Unlike offsets, a
+ * cursor does not skip or repeat items when new ones arrive between pages.
+ */
+import { z } from '@hono/zod-openapi';
+import { ProblemError } from './problem.ts';
+
+export const MAX_PAGE_SIZE = 100;
+
+export const pageQuery = {
+  limit: z.coerce
+    .number('must be a number')
+    .int('must be a whole number')
+    .min(1, 'must be at least 1')
+    .max(MAX_PAGE_SIZE, `must be at most ${MAX_PAGE_SIZE}`)
+    .default(50)
+    .openapi({ param: { name: 'limit', in: 'query' }, description: `Items per page (1–${MAX_PAGE_SIZE})` }),
+  cursor: z
+    .string()
+    .max(200, 'must be at most 200 characters')
+    .optional()
+    .openapi({ param: { name: 'cursor', in: 'query' }, description: '`nextCursor` of the previous page' }),
+};
+
+/** The position after an item: its sort key and id. */
+export interface Cursor {
+  at: Date;
+  id: string;
+}
+
+export function encodeCursor(cursor: Cursor): string {
+  return Buffer.from(JSON.stringify([cursor.at.toISOString(), cursor.id])).toString('base64url');
+}
+
+const decoded = z.tuple([z.iso.datetime(), z.uuid()]);
+export function decodeCursor(value: string | undefined): Cursor | undefined {
+  if (value === undefined) return undefined;
+  try {
+    const [at, id] = decoded.parse(JSON.parse(Buffer.from(value, 'base64url').toString('utf8')));
+    return { at: new Date(at), id };
+  } catch {
+    throw new ProblemError(400, 'invalid-cursor', 'Invalid cursor', 'cursor: is not a cursor this API returned');
+  }
+}
+
+/**
+ * A Prisma `where` for the items after `cursor` in order (`field` desc or asc, then id the same way).
+ */
+export function afterCursor<F extends string>(field: F, direction: 'asc' | 'desc', cursor: Cursor | undefined) {
+  if (!cursor) return {};
+  const op = direction === 'desc' ? 'lt' : 'gt';
+  return {
+    OR: [{ [field]: { [op]: cursor.at } }, { [field]: cursor.at, id: { [op]: cursor.id } }],
+  } as Record<string, unknown>;
+}
+
+/** Fetch limit + 1 rows; this trims to the page and says where the next one starts. */
+export function toPage<T extends { id: string }>(rows: T[], limit: number, sortKey: (row: T) => Date) {
+  const items = rows.slice(0, limit);
+  const last = items.at(-1);
+  return {
+    items,
+    nextCursor: rows.length > limit && last ? encodeCursor({ at: sortKey(last), id: last.id }) : null,
+  };
+}
+
+/** The response shape of a page of `item`. */
+export function pageSchema<S extends z.ZodType>(item: S, name: string) {
+  return z
+    .object({
+      items: z.array(item),
+      nextCursor: z
+        .string()
+        .nullable()
+        .openapi({ description: 'Pass as `cursor` for the next page; null on the last' }),
+    })
+    .openapi(name);
+}
