@@ -1,15 +1,16 @@
 /** Medication requests: the schedule kinds, edits, acknowledgements and queries, with precise errors. */
-import { z } from 'zod';
+import { z } from '@hono/zod-openapi';
 import { MAX_SNOOZE_MINUTES } from '../workflows/medication-messages.ts';
 import { LOCAL_DATE_TIME, WEEKDAYS } from '../shared/schedule.ts';
 import { calendarDate, instant, label as name, timeOfDay, timezone, unique, uuid } from './fields.ts';
+import { pageQuery } from './pagination.ts';
 
 const endNotBeforeStart = (s: { startDate?: string | undefined; endDate?: string | undefined }) =>
   !s.startDate || !s.endDate || s.endDate >= s.startDate;
 
 const timesSchedule = z
   .strictObject({
-    type: z.literal('times'),
+    type: z.literal('times').optional(),
     times: z
       .array(timeOfDay)
       .min(1, 'needs at least one time')
@@ -50,15 +51,13 @@ const onceSchedule = z.strictObject({
 const asNeededSchedule = z.strictObject({ type: z.literal('as_needed'), timezone: timezone.optional() });
 
 /** A schedule without `type` is the classic times-of-day kind. */
-export const scheduleBody = z.preprocess(
-  (value) =>
-    value && typeof value === 'object' && !Array.isArray(value) && !('type' in value)
-      ? { ...value, type: 'times' }
-      : value,
-  z.discriminatedUnion('type', [timesSchedule, intervalSchedule, onceSchedule, asNeededSchedule], {
+export const scheduleBody = z
+  .discriminatedUnion('type', [timesSchedule, intervalSchedule, onceSchedule, asNeededSchedule], {
     error: 'must have type times, interval, once or as_needed',
-  }),
-);
+  })
+  .openapi('ScheduleInput', {
+    description: "When to remind. Local dates and times are in `timezone`, the patient's time zone by default.",
+  });
 export type ScheduleBody = z.infer<typeof scheduleBody>;
 
 const escalationWindowMinutes = z.number().int().min(5, 'must be at least 5').max(720, 'must be at most 720');
@@ -66,17 +65,19 @@ const pillCount = z.number().int().min(0, 'must not be negative').max(100_000);
 const pillsPerDose = z.number().int().min(1, 'must be at least 1').max(100);
 const refillThresholdDays = z.number().int().min(1, 'must be at least 1').max(90);
 
-export const createMedicationBody = z.strictObject({
-  careCircleId: uuid,
-  patientId: uuid,
-  name,
-  dosage: z.string().trim().min(1, 'must not be empty').max(200).optional(),
-  schedule: scheduleBody,
-  escalationWindowMinutes: escalationWindowMinutes.optional(),
-  pillCount: pillCount.optional(),
-  pillsPerDose: pillsPerDose.optional(),
-  refillThresholdDays: refillThresholdDays.optional(),
-});
+export const createMedicationBody = z
+  .strictObject({
+    careCircleId: uuid,
+    patientId: uuid.openapi({ description: 'A member of the circle with role patient' }),
+    name,
+    dosage: z.string().trim().min(1, 'must not be empty').max(200).optional(),
+    schedule: scheduleBody,
+    escalationWindowMinutes: escalationWindowMinutes.optional(),
+    pillCount: pillCount.optional(),
+    pillsPerDose: pillsPerDose.optional(),
+    refillThresholdDays: refillThresholdDays.optional(),
+  })
+  .openapi('CreateMedication');
 
 export const patchMedicationBody = z
   .strictObject({
@@ -88,8 +89,10 @@ export const patchMedicationBody = z
     pillsPerDose: pillsPerDose.optional(),
     refillThresholdDays: refillThresholdDays.optional(),
   })
-  .refine((b) => Object.keys(b).length > 0, { message: 'must change at least one field' });
+  .refine((b) => Object.keys(b).length > 0, { message: 'must change at least one field' })
+  .openapi('PatchMedication');
 
+/** Who acknowledges is the caller: their membership of the medication's circle. */
 export const acknowledgeDoseBody = z
   .strictObject({
     doseAt: instant,
@@ -100,7 +103,6 @@ export const acknowledgeDoseBody = z
       .min(1, 'must be at least 1')
       .max(MAX_SNOOZE_MINUTES, `must be at most ${MAX_SNOOZE_MINUTES}`)
       .optional(),
-    memberId: uuid,
   })
   .refine((b) => b.action !== 'snoozed' || b.snoozeMinutes !== undefined, {
     message: 'is required to snooze',
@@ -109,16 +111,34 @@ export const acknowledgeDoseBody = z
   .refine((b) => b.action === 'snoozed' || b.snoozeMinutes === undefined, {
     message: 'only applies to snoozed',
     path: ['snoozeMinutes'],
-  });
+  })
+  .openapi('AcknowledgeDose');
 
-export const logDoseBody = z.strictObject({ memberId: uuid, takenAt: instant.optional() });
+/** An as-needed dose, logged by the caller. */
+export const logDoseBody = z
+  .strictObject({ takenAt: instant.optional().openapi({ description: 'When it was taken; default now' }) })
+  .openapi('LogDose');
 
-export const dateRangeQuery = z
-  .object({ from: calendarDate.optional(), to: calendarDate.optional() })
+/** A page of the circle's medications. */
+export const medicationListQuery = z.object({
+  careCircleId: uuid.openapi({ param: { name: 'careCircleId', in: 'query' }, description: 'The care circle' }),
+  ...pageQuery,
+});
+
+/** A page of dose history, optionally over local days [from, to] in the schedule's time zone. */
+export const doseHistoryQuery = z
+  .object({
+    from: calendarDate.optional().openapi({ param: { name: 'from', in: 'query' }, description: 'YYYY-MM-DD' }),
+    to: calendarDate.optional().openapi({ param: { name: 'to', in: 'query' }, description: 'YYYY-MM-DD' }),
+    ...pageQuery,
+  })
   .refine((q) => !q.from || !q.to || q.to >= q.from, { message: 'must not be before from', path: ['to'] });
 
 export const adherenceQuery = z
-  .object({ from: calendarDate, to: calendarDate })
+  .object({
+    from: calendarDate.openapi({ param: { name: 'from', in: 'query' }, description: 'First local day, YYYY-MM-DD' }),
+    to: calendarDate.openapi({ param: { name: 'to', in: 'query' }, description: 'Last local day, YYYY-MM-DD' }),
+  })
   .refine((q) => q.to >= q.from, { message: 'must not be before from', path: ['to'] });
 
 export const patchMemberBody = z
@@ -127,4 +147,5 @@ export const patchMemberBody = z
     timezone: timezone.optional(),
     email: z.email('must be an email address').max(320).nullable().optional(),
   })
-  .refine((b) => Object.keys(b).length > 0, { message: 'must change at least one field' });
+  .refine((b) => Object.keys(b).length > 0, { message: 'must change at least one field' })
+  .openapi('PatchMember');

@@ -63,6 +63,6 @@ export async function updateWorkflow<Ret, Args extends [unknown, ...unknown[]]>(
     if (err instanceof WorkflowNotFoundError || /already completed|not found/i.test((err as Error).message)) {
       throw new ProblemError(409, 'conflict', 'Conflict', 'Its reminders are over: the workflow has finished');
     }
-    throw unavailable(`Could not reach the workflow; nothing was changed: ${(err as Error).message}`);
+    throw unavailable('Could not reach the workflow; nothing was changed, retry shortly', err);
   }
 }

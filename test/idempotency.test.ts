@@ -5,10 +5,13 @@
 import type { Client } from '@temporalio/client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createApp } from '../api/app.ts';
+import { asUser, testTokens, type UserClient } from './helpers/api-auth.ts';
 import { createTestDatabase, type TestDatabase } from './helpers/database.ts';
 
 let db: TestDatabase;
 let app: ReturnType<typeof createApp>;
+let alice: UserClient;
+let bob: UserClient;
 const started: string[] = [];
 
 beforeAll(async () => {
@@ -21,18 +24,22 @@ beforeAll(async () => {
       },
     },
   } as unknown as Client;
-  app = createApp({ prisma: db.prisma, temporal, taskQueue: 'idempotency-test', devOutbox: true });
+  app = createApp({
+    prisma: db.prisma,
+    temporal,
+    taskQueue: 'idempotency-test',
+    devOutbox: true,
+    tokens: testTokens(),
+  });
+  [alice, bob] = await Promise.all([asUser(app, 'alice'), asUser(app, 'bob')]);
 });
 afterAll(async () => {
   await db?.drop();
 });
 
-const post = (path: string, body: unknown, key?: string) =>
-  app.request(path, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json', ...(key ? { 'idempotency-key': key } : {}) },
-    body: JSON.stringify(body),
-  });
+/** A POST as `as` (Alice unless said), with an Idempotency-Key if given. */
+const post = (path: string, body: unknown, key?: string, as: UserClient = alice) =>
+  as.post(path, body, key ? { 'idempotency-key': key } : {});
 
 describe('Idempotency-Key', () => {
   it('replays the first response for a retried request and creates nothing more', async () => {
@@ -69,5 +76,14 @@ describe('Idempotency-Key', () => {
     expect(again.status).toBe(400);
     expect(again.headers.get('idempotent-replayed')).toBe('true');
     expect((await post('/v1/care-circles', { name: 'x' }, 'bad key with spaces')).status).toBe(400);
+  });
+
+  it("is per user: another user's identical key and body is their own request", async () => {
+    const first = await post('/v1/care-circles', { name: 'Same key family' }, 'shared-key');
+    const theirs = await post('/v1/care-circles', { name: 'Same key family' }, 'shared-key', bob);
+    expect([first.status, theirs.status]).toEqual([201, 201]);
+    expect(theirs.headers.get('idempotent-replayed')).toBeNull();
+    const [a, b] = (await Promise.all([first.json(), theirs.json()])) as { id: string }[];
+    expect(a!.id).not.toBe(b!.id);
   });
 });

@@ -1,7 +1,9 @@
 /**
  * The whole path on real servers: the Hono API → Temporal CLI dev server → the worker with the real
  * activities → PostgreSQL → the dev outbox. The dose is set for the next wall-clock minute, so this
- * test waits for real time (under a minute); the rest of the suite uses time skipping.
+ * test waits for real time (under a minute); the rest of the suite uses time skipping. Every call
+ * goes through the typed client (client/index.ts) that app developers use, signed in as the
+ * members who would make it.
  */
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { bundleWorkflowCode, type Worker } from '@temporalio/worker';
@@ -9,8 +11,10 @@ import { DateTime } from 'luxon';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createActivities } from '../activities/index.ts';
 import { createApp } from '../api/app.ts';
+import { createCareCircleClient, type CareCircleClient } from '../client/index.ts';
 import { OutboxEmailSender, OutboxPushSender } from '../providers/dev-outbox.ts';
 import { createMedicationWorker, workflowsPath } from '../workers/medication-worker.ts';
+import { testTokens, tokenFor } from './helpers/api-auth.ts';
 import { createTestDatabase, type TestDatabase } from './helpers/database.ts';
 import { createLocalEnv } from './helpers/temporal-env.ts';
 
@@ -32,7 +36,7 @@ beforeAll(async () => {
     workflowBundle: await bundleWorkflowCode({ workflowsPath }),
   });
   workerRun = worker.run();
-  app = createApp({ prisma, temporal: env.client, taskQueue: TASK_QUEUE, devOutbox: true });
+  app = createApp({ prisma, temporal: env.client, taskQueue: TASK_QUEUE, devOutbox: true, tokens: testTokens() });
 });
 
 afterAll(async () => {
@@ -42,8 +46,14 @@ afterAll(async () => {
   await db?.drop();
 });
 
-const post = (path: string, body: unknown) =>
-  app.request(path, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+/** The typed client, in process, signed in as `userId`. */
+async function clientFor(userId: string, opts: { operator?: boolean } = {}): Promise<CareCircleClient> {
+  return createCareCircleClient({
+    baseUrl: 'http://carecircle.test',
+    token: await tokenFor(userId, opts),
+    fetch: async (request) => app.request(request),
+  });
+}
 
 async function waitFor<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs: number): Promise<T> {
   const deadline = Date.now() + timeoutMs;
@@ -57,47 +67,78 @@ async function waitFor<T>(what: string, probe: () => Promise<T | undefined>, tim
 
 describe('API → workflow → dev outbox', () => {
   it('reminds by push, email and in-app at the dose time, then stops when deleted', async () => {
-    expect((await app.request('/health')).status).toBe(200);
+    const [alice, ada, bob, ops] = await Promise.all([
+      clientFor('alice'),
+      clientFor('ada'),
+      clientFor('bob'),
+      clientFor('ops', { operator: true }),
+    ]);
+    expect((await alice.GET('/health')).response.status).toBe(200);
 
-    const circle = (await (await post('/v1/care-circles', { name: 'Lovelace family' })).json()) as { id: string };
-    const patientRes = await post(`/v1/care-circles/${circle.id}/members`, {
-      name: 'Ada',
-      role: 'patient',
-      timezone: 'Asia/Kolkata',
-      email: 'ada@example.com',
-      pushTokens: ['device-1'],
+    // Alice creates the circle (she is its caregiver) and adds Ada, the patient, and Bob, family.
+    const { data: circle } = await alice.POST('/v1/care-circles', { body: { name: 'Lovelace family' } });
+    const patientRes = await alice.POST('/v1/care-circles/{id}/members', {
+      params: { path: { id: circle!.id } },
+      body: {
+        name: 'Ada',
+        role: 'patient',
+        timezone: 'Asia/Kolkata',
+        email: 'ada@example.com',
+        userId: 'ada',
+        pushTokens: ['device-1'],
+      },
     });
-    expect(patientRes.status).toBe(201);
-    const patient = (await patientRes.json()) as { id: string };
+    expect(patientRes.response.status).toBe(201);
+    const patient = patientRes.data!;
+    const bobRes = await alice.POST('/v1/care-circles/{id}/members', {
+      params: { path: { id: circle!.id } },
+      body: { name: 'Bob', role: 'family', timezone: 'UTC', userId: 'bob' },
+    });
+    expect(bobRes.response.status).toBe(201);
 
     // The next whole minute in the patient's zone (Kolkata is UTC+05:30: a half-hour offset).
     const due = DateTime.now().setZone('Asia/Kolkata').plus({ minutes: 1 }).startOf('minute');
-    const created = await post('/v1/medications', {
-      careCircleId: circle.id,
-      patientId: patient.id,
-      name: 'Levothyroxine',
-      dosage: '50 mcg',
-      schedule: { times: [due.toFormat('HH:mm')] },
+    const created = await alice.POST('/v1/medications', {
+      body: {
+        careCircleId: circle!.id,
+        patientId: patient.id,
+        name: 'Levothyroxine',
+        dosage: '50 mcg',
+        schedule: { times: [due.toFormat('HH:mm')] },
+      },
     });
-    expect(created.status).toBe(201);
-    const medication = (await created.json()) as { id: string; workflowId: string; nextDoseAt: string };
+    expect(created.response.status).toBe(201);
+    const medication = created.data!;
     expect(medication.workflowId).toBe(`medication:${medication.id}`);
     expect(medication.nextDoseAt).toBe(due.toUTC().toISO());
 
-    const shown = (await (await app.request(`/v1/medications/${medication.id}`)).json()) as Record<string, unknown>;
+    const byId = { params: { path: { id: medication.id } } };
+    const shown = (await bob.GET('/v1/medications/{id}', byId)).data;
     expect(shown).toMatchObject({
       status: 'active',
       nextDoseAt: due.toUTC().toISO(),
       schedule: { timezone: 'Asia/Kolkata' },
     });
+    const listed = await bob.GET('/v1/medications', { params: { query: { careCircleId: circle!.id } } });
+    expect(listed.data).toEqual({
+      items: [
+        {
+          id: medication.id,
+          name: 'Levothyroxine',
+          dosage: '50 mcg',
+          patientId: patient.id,
+          status: 'active',
+          createdAt: shown!.createdAt,
+        },
+      ],
+      nextCursor: null,
+    });
 
     const outbox = await waitFor(
       'the dose reminder in the dev outbox',
       async () => {
-        const body = (await (await app.request('/v1/dev/outbox')).json()) as {
-          items: { channel: string; to: string; createdAt: string }[];
-        };
-        return body.items.length >= 2 ? body.items : undefined;
+        const { data } = await ops.GET('/v1/dev/outbox');
+        return data && data.items.length >= 2 ? data.items : undefined;
       },
       90_000,
     );
@@ -111,10 +152,8 @@ describe('API → workflow → dev outbox', () => {
     const notifications = await waitFor(
       'three sent notifications',
       async () => {
-        const body = (await (await app.request(`/v1/notifications?recipientId=${patient.id}`)).json()) as {
-          items: { channel: string; status: string; doseAt: string }[];
-        };
-        return body.items.filter((n) => n.status === 'sent').length === 3 ? body.items : undefined;
+        const { data } = await ada.GET('/v1/notifications', { params: { query: { recipientId: patient.id } } });
+        return data && data.items.filter((n) => n.status === 'sent').length === 3 ? data.items : undefined;
       },
       10_000,
     );
@@ -132,11 +171,11 @@ describe('API → workflow → dev outbox', () => {
       10_000,
     );
     expect(next).toBe(due.plus({ days: 1 }).toUTC().toISO());
-    const listed = await waitFor(
+    const found = await waitFor(
       'the workflow in visibility',
       async () => {
         for await (const wf of env.client.workflow.list({
-          query: `CareCircleId = "${circle.id}" AND ExecutionStatus = "Running"`,
+          query: `CareCircleId = "${circle!.id}" AND ExecutionStatus = "Running"`,
         })) {
           return wf.workflowId;
         }
@@ -144,7 +183,7 @@ describe('API → workflow → dev outbox', () => {
       },
       10_000,
     );
-    expect(listed).toBe(medication.workflowId);
+    expect(found).toBe(medication.workflowId);
     // Operators find it by patient and by medication too.
     for (const query of [
       `PatientId = "${patient.id}"`,
@@ -155,78 +194,82 @@ describe('API → workflow → dev outbox', () => {
       expect(ids, query).toEqual([medication.workflowId]);
     }
 
-    // The dose is open for acknowledgement; the patient confirms it through the API.
-    const live = (await (await app.request(`/v1/medications/${medication.id}`)).json()) as {
-      upcomingDoses: string[];
-      openDoses: { doseAt: string }[];
-    };
+    // The dose is open for acknowledgement.
+    const live = (await ada.GET('/v1/medications/{id}', byId)).data!;
     expect(live.upcomingDoses).toHaveLength(5);
     expect(live.upcomingDoses[0]).toBe(due.plus({ days: 1 }).toUTC().toISO());
     expect(live.openDoses.map((d) => d.doseAt)).toEqual([due.toUTC().toISO()]);
-    const ack = (body: object) =>
-      app.request(`/v1/medications/${medication.id}/doses/acknowledge`, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json' },
-        body: JSON.stringify(body),
-      });
-    const taken = await ack({ doseAt: due.toUTC().toISO(), action: 'taken', memberId: patient.id });
-    expect(taken.status).toBe(200);
-    expect(await taken.json()).toMatchObject({ status: 'taken', late: false });
-    const again = await ack({ doseAt: due.toUTC().toISO(), action: 'skipped', memberId: patient.id });
-    expect(again.status).toBe(409);
-    expect(((await again.json()) as { detail: string }).detail).toContain('already closed as taken');
-    const unknown = await ack({ doseAt: '2020-01-01T00:00:00Z', action: 'taken', memberId: patient.id });
-    expect(unknown.status).toBe(404);
-    const history = (await (await app.request(`/v1/medications/${medication.id}/doses`)).json()) as {
-      items: { doseAt: string; status: string; acknowledgedBy: { id: string } | null }[];
-    };
+    const ack = (as: CareCircleClient, body: { doseAt: string; action: 'taken' | 'skipped' }) =>
+      as.POST('/v1/medications/{id}/doses/acknowledge', { ...byId, body });
+
+    // Family may look but not record: 403, and the dose stays open in the workflow.
+    const byFamily = await ack(bob, { doseAt: due.toUTC().toISO()!, action: 'taken' });
+    expect(byFamily.response.status).toBe(403);
+    expect(byFamily.error).toMatchObject({ type: 'urn:carecircle:problem:forbidden' });
+    expect((await handle.query<{ openDoses: { doseAt: string }[] }>('status')).openDoses).toHaveLength(1);
+
+    // The patient confirms it as herself: the caller's membership is who acknowledged.
+    const taken = await ack(ada, { doseAt: due.toUTC().toISO()!, action: 'taken' });
+    expect(taken.response.status).toBe(200);
+    expect(taken.data).toMatchObject({ status: 'taken', late: false });
+    const again = await ack(ada, { doseAt: due.toUTC().toISO()!, action: 'skipped' });
+    expect(again.response.status).toBe(409);
+    expect(again.error?.detail).toContain('already closed as taken');
+    const unknown = await ack(ada, { doseAt: '2020-01-01T00:00:00Z', action: 'taken' });
+    expect(unknown.response.status).toBe(404);
+    const history = (await alice.GET('/v1/medications/{id}/doses', byId)).data!;
     expect(history.items[0]).toMatchObject({
       doseAt: due.toUTC().toISO(),
       status: 'taken',
-      acknowledgedBy: { id: patient.id },
+      acknowledgedBy: { id: patient.id, role: 'patient' },
     });
-    const today = due.toISODate();
-    const adherence = (await (
-      await app.request(`/v1/patients/${patient.id}/adherence?from=${today}&to=${today}`)
-    ).json()) as {
-      taken: number;
-      adherence: number;
-    };
-    expect(adherence).toMatchObject({ taken: 1, adherence: 1 });
+    const today = due.toISODate()!;
+    const adherence = await bob.GET('/v1/patients/{id}/adherence', {
+      params: { path: { id: patient.id }, query: { from: today, to: today } },
+    });
+    expect(adherence.data).toMatchObject({ taken: 1, adherence: 1 });
 
-    const deleted = await app.request(`/v1/medications/${medication.id}`, { method: 'DELETE' });
-    expect(deleted.status).toBe(200);
-    expect(await deleted.json()).toMatchObject({ status: 'cancelled', nextDoseAt: null });
+    const deleted = await alice.DELETE('/v1/medications/{id}', byId);
+    expect(deleted.response.status).toBe(200);
+    expect(deleted.data).toMatchObject({ status: 'cancelled', nextDoseAt: null });
     await expect(handle.result()).rejects.toThrow();
     expect((await handle.describe()).status.name).toBe('CANCELLED');
   });
 
   it('rejects bad input with a precise 4xx, writing nothing and starting nothing', async () => {
+    const [alice, grace, mallory] = await Promise.all([clientFor('alice'), clientFor('grace'), clientFor('mallory')]);
+    const { data: elsewhere } = await mallory.POST('/v1/care-circles', { body: { name: 'Moriarty family' } });
     const before = {
       circles: await db.prisma.careCircle.count(),
       medications: await db.prisma.medication.count(),
       workflows: (await env.client.workflow.count()).count,
     };
-    const circle = (await (await post('/v1/care-circles', { name: 'Hopper family' })).json()) as { id: string };
-    const family = (await (
-      await post(`/v1/care-circles/${circle.id}/members`, { name: 'Grace', role: 'family', timezone: 'UTC' })
-    ).json()) as { id: string };
+    const { data: circle } = await alice.POST('/v1/care-circles', { body: { name: 'Hopper family' } });
+    const { data: family } = await alice.POST('/v1/care-circles/{id}/members', {
+      params: { path: { id: circle!.id } },
+      body: { name: 'Grace', role: 'family', timezone: 'UTC', userId: 'grace' },
+    });
+    const { data: patient } = await alice.POST('/v1/care-circles/{id}/members', {
+      params: { path: { id: circle!.id } },
+      body: { name: 'Pat', role: 'patient', timezone: 'UTC' },
+    });
+    const valid = { careCircleId: circle!.id, patientId: patient!.id, name: 'X', schedule: { times: ['08:00'] } };
 
-    const cases: { body: unknown; status: number; path?: string }[] = [
+    const cases: { body: unknown; status: number; path?: string; as?: CareCircleClient }[] = [
       {
-        body: { careCircleId: circle.id, patientId: family.id, name: 'X', schedule: { times: ['08:00'] } },
+        body: { careCircleId: circle!.id, patientId: family!.id, name: 'X', schedule: { times: ['08:00'] } },
         status: 400,
         path: 'patientId',
       },
       {
-        body: { careCircleId: circle.id, patientId: family.id, name: 'X', schedule: { times: ['8am'] } },
+        body: { careCircleId: circle!.id, patientId: family!.id, name: 'X', schedule: { times: ['8am'] } },
         status: 400,
         path: 'schedule.times.0',
       },
       {
         body: {
-          careCircleId: circle.id,
-          patientId: family.id,
+          careCircleId: circle!.id,
+          patientId: family!.id,
           name: 'X',
           schedule: { times: ['08:00'], timezone: 'Mars/Olympus' },
         },
@@ -235,8 +278,8 @@ describe('API → workflow → dev outbox', () => {
       },
       {
         body: {
-          careCircleId: circle.id,
-          patientId: family.id,
+          careCircleId: circle!.id,
+          patientId: family!.id,
           name: 'X',
           schedule: { times: ['08:00'], startDate: '2027-02-01', endDate: '2027-01-01' },
         },
@@ -245,8 +288,8 @@ describe('API → workflow → dev outbox', () => {
       },
       {
         body: {
-          careCircleId: circle.id,
-          patientId: family.id,
+          careCircleId: circle!.id,
+          patientId: family!.id,
           name: 'X',
           schedule: { times: ['08:00'], endDate: '2020-01-01' },
         },
@@ -255,39 +298,52 @@ describe('API → workflow → dev outbox', () => {
       {
         body: {
           careCircleId: '9b2f6b1e-4a5c-4d2e-9f3a-1b2c3d4e5f60',
-          patientId: family.id,
+          patientId: family!.id,
           name: 'X',
           schedule: { times: ['08:00'] },
         },
         status: 404,
       },
       { body: [1, 2, 3], status: 400 },
+      // Family may not create medications; another circle's caregiver cannot see this circle at all.
+      { body: valid, status: 403, as: grace },
+      { body: valid, status: 404, as: mallory },
+      // Nor can a caregiver put a medication in a circle she is not in.
+      { body: { ...valid, careCircleId: elsewhere!.id }, status: 404 },
     ];
     for (const c of cases) {
-      const res = await post('/v1/medications', c.body);
-      expect(res.status, JSON.stringify(c.body)).toBe(c.status);
-      expect(res.headers.get('content-type')).toContain('application/problem+json');
-      if (c.path) {
-        const problem = (await res.json()) as { errors: { path: string }[] };
-        expect(problem.errors.map((e) => e.path)).toContain(c.path);
-      }
+      const { response, error } = await (c.as ?? alice).POST('/v1/medications', { body: c.body as never });
+      expect(response.status, JSON.stringify(c.body)).toBe(c.status);
+      expect(response.headers.get('content-type')).toContain('application/problem+json');
+      if (c.path) expect(error?.errors?.map((e) => e.path)).toContain(c.path);
     }
-    const malformed = await app.request('/v1/medications', {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: '{"name": ',
+    // Another circle's caregiver gets the same 404 as for a circle that does not exist.
+    const hidden = await mallory.POST('/v1/medications', { body: valid });
+    expect(hidden.error).toEqual({
+      type: 'urn:carecircle:problem:not-found',
+      title: 'Not found',
+      status: 404,
+      detail: `Care circle ${circle!.id} does not exist`,
     });
-    expect(malformed.status).toBe(400);
-    const notJson = await app.request('/v1/medications', {
-      method: 'POST',
+    const malformed = await alice.POST('/v1/medications', {
+      body: valid,
+      bodySerializer: () => '{"name": ',
+    });
+    expect(malformed.response.status).toBe(400);
+    const notJson = await alice.POST('/v1/medications', {
+      body: valid,
+      bodySerializer: () => 'hi',
       headers: { 'content-type': 'text/plain' },
-      body: 'hi',
     });
-    expect(notJson.status).toBe(415);
-    const huge = await post('/v1/care-circles', { name: 'x'.repeat(100_000) });
-    expect(huge.status).toBe(413);
-    expect((await app.request('/v1/medications/not-a-uuid')).status).toBe(404);
-    expect((await app.request('/v1/notifications?recipientId=nope')).status).toBe(400);
+    expect(notJson.response.status).toBe(415);
+    const huge = await alice.POST('/v1/care-circles', { body: { name: 'x'.repeat(100_000) } });
+    expect(huge.response.status).toBe(413);
+    expect((await alice.GET('/v1/medications/{id}', { params: { path: { id: 'not-a-uuid' } } })).response.status).toBe(
+      404,
+    );
+    expect((await alice.GET('/v1/notifications', { params: { query: { recipientId: 'nope' } } })).response.status).toBe(
+      400,
+    );
 
     expect(await db.prisma.careCircle.count()).toBe(before.circles + 1);
     expect(await db.prisma.medication.count()).toBe(before.medications);
@@ -295,59 +351,97 @@ describe('API → workflow → dev outbox', () => {
   });
 
   it('edits, pauses, resumes and moves a running schedule through the API', async () => {
-    const circle = (await (await post('/v1/care-circles', { name: 'Curie family' })).json()) as { id: string };
-    const patient = (await (
-      await post(`/v1/care-circles/${circle.id}/members`, { name: 'Marie', role: 'patient', timezone: 'Europe/Paris' })
-    ).json()) as { id: string };
-    const created = (await (
-      await post('/v1/medications', {
-        careCircleId: circle.id,
-        patientId: patient.id,
+    const [alice, marie, pierre, mallory] = await Promise.all([
+      clientFor('alice'),
+      clientFor('marie'),
+      clientFor('pierre'),
+      clientFor('mallory'),
+    ]);
+    const { data: circle } = await alice.POST('/v1/care-circles', { body: { name: 'Curie family' } });
+    const { data: patient } = await alice.POST('/v1/care-circles/{id}/members', {
+      params: { path: { id: circle!.id } },
+      body: { name: 'Marie', role: 'patient', timezone: 'Europe/Paris', userId: 'marie' },
+    });
+    await alice.POST('/v1/care-circles/{id}/members', {
+      params: { path: { id: circle!.id } },
+      body: { name: 'Pierre', role: 'family', timezone: 'Europe/Paris', userId: 'pierre' },
+    });
+    const { data: created } = await alice.POST('/v1/medications', {
+      body: {
+        careCircleId: circle!.id,
+        patientId: patient!.id,
         name: 'Vitamin D',
         schedule: { times: ['08:00'] },
-      })
-    ).json()) as { id: string };
-    const call = (method: string, path: string, body?: unknown) =>
-      app.request(`/v1/medications/${created.id}${path}`, {
-        method,
-        ...(body === undefined ? {} : { headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) }),
-      });
-    type View = {
-      status: string;
-      schedule: { times: string[]; timezone: string };
-      upcomingDoses: string[];
-      name: string;
-    };
+      },
+    });
+    const byId = { params: { path: { id: created!.id } } };
 
-    const edited = await call('PATCH', '', { name: 'Vitamin D3', schedule: { times: ['09:30', '21:30'] } });
-    expect(edited.status).toBe(200);
-    const view = (await edited.json()) as View;
+    const edited = await alice.PATCH('/v1/medications/{id}', {
+      ...byId,
+      body: { name: 'Vitamin D3', schedule: { times: ['09:30', '21:30'] } },
+    });
+    expect(edited.response.status).toBe(200);
+    const view = edited.data!;
     expect(view.name).toBe('Vitamin D3');
     expect(view.schedule).toMatchObject({ times: ['09:30', '21:30'], timezone: 'Europe/Paris' });
     const local = view.upcomingDoses.map((d) => DateTime.fromISO(d).setZone('Europe/Paris').toFormat('HH:mm'));
     expect(new Set(local)).toEqual(new Set(['09:30', '21:30']));
 
-    const bad = await call('PATCH', '', { schedule: { type: 'interval', everyHours: 0, firstDoseTime: '25:00' } });
-    expect(bad.status).toBe(400);
-    const paths = ((await bad.json()) as { errors: { path: string }[] }).errors.map((e) => e.path);
-    expect(paths).toEqual(
+    const bad = await alice.PATCH('/v1/medications/{id}', {
+      ...byId,
+      body: { schedule: { type: 'interval', everyHours: 0, firstDoseTime: '25:00' } } as never,
+    });
+    expect(bad.response.status).toBe(400);
+    expect(bad.error?.errors?.map((e) => e.path)).toEqual(
       expect.arrayContaining(['schedule.everyHours', 'schedule.firstDoseTime', 'schedule.startDate']),
     );
 
-    const paused = (await (await call('POST', '/pause')).json()) as View;
-    expect(paused).toMatchObject({ status: 'paused', upcomingDoses: [] });
-    const resumed = (await (await call('POST', '/resume')).json()) as View;
+    // Outsiders and the wrong roles change nothing: not the row, not the workflow.
+    const handle = env.client.workflow.getHandle(created!.workflowId);
+    const rowBefore = await db.prisma.medication.findUniqueOrThrow({ where: { id: created!.id } });
+    const statusBefore = await handle.query('status');
+    const historyBefore = (await handle.describe()).historyLength;
+    const doseAt = view.upcomingDoses[0]!;
+    const attempts = (as: CareCircleClient) => [
+      as.GET('/v1/medications/{id}', byId),
+      as.GET('/v1/medications/{id}/doses', byId),
+      as.PATCH('/v1/medications/{id}', { ...byId, body: { name: 'Hijacked', schedule: { times: ['03:00'] } } }),
+      as.POST('/v1/medications/{id}/pause', byId),
+      as.POST('/v1/medications/{id}/resume', byId),
+      as.POST('/v1/medications/{id}/doses/acknowledge', { ...byId, body: { doseAt, action: 'skipped' } }),
+      as.DELETE('/v1/medications/{id}', byId),
+    ];
+    const asOutsider = await Promise.all(attempts(mallory));
+    for (const [i, { response, error }] of asOutsider.entries()) {
+      expect(response.status, `attempt ${i}`).toBe(404);
+      expect(error).toEqual({
+        type: 'urn:carecircle:problem:not-found',
+        title: 'Not found',
+        status: 404,
+        detail: `Medication ${created!.id} does not exist`,
+      });
+    }
+    const asFamily = await Promise.all(attempts(pierre));
+    expect(asFamily.map((r) => r.response.status)).toEqual([200, 200, 403, 403, 403, 403, 403]);
+    expect(await db.prisma.medication.findUniqueOrThrow({ where: { id: created!.id } })).toEqual(rowBefore);
+    expect(await handle.query('status')).toEqual(statusBefore);
+    expect((await handle.describe()).historyLength).toBe(historyBefore);
+
+    const paused = await alice.POST('/v1/medications/{id}/pause', byId);
+    expect(paused.data).toMatchObject({ status: 'paused', upcomingDoses: [] });
+    const resumed = (await alice.POST('/v1/medications/{id}/resume', byId)).data!;
     expect(resumed.status).toBe('active');
     expect(resumed.upcomingDoses).toHaveLength(5);
 
-    const moved = await app.request(`/v1/members/${patient.id}`, {
-      method: 'PATCH',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ timezone: 'America/New_York' }),
-    });
-    expect(moved.status).toBe(200);
-    expect(((await moved.json()) as { movedSchedules: string[] }).movedSchedules).toEqual([created.id]);
-    const afterMove = (await (await call('GET', '')).json()) as View;
+    // Only Marie herself or a caregiver changes her profile; an outsider cannot see her.
+    const travel = { params: { path: { id: patient!.id } }, body: { timezone: 'America/New_York' } };
+    expect((await mallory.PATCH('/v1/members/{id}', travel)).response.status).toBe(404);
+    expect((await pierre.PATCH('/v1/members/{id}', travel)).response.status).toBe(403);
+    expect((await db.prisma.member.findUniqueOrThrow({ where: { id: patient!.id } })).timezone).toBe('Europe/Paris');
+    const moved = await marie.PATCH('/v1/members/{id}', travel);
+    expect(moved.response.status).toBe(200);
+    expect(moved.data?.movedSchedules).toEqual([created!.id]);
+    const afterMove = (await alice.GET('/v1/medications/{id}', byId)).data!;
     expect(afterMove.schedule.timezone).toBe('America/New_York');
     expect(
       new Set(afterMove.upcomingDoses.map((d) => DateTime.fromISO(d).setZone('America/New_York').toFormat('HH:mm'))),

@@ -1,5 +1,10 @@
+/**
+ * Medications and their doses. Each medication has a reminder workflow that owns its schedule:
+ * edits, pauses and acknowledgements are Updates the workflow validates and applies. Caregivers
+ * manage medications; the patient and caregivers record doses; every member of the circle reads.
+ */
 import { randomUUID } from 'node:crypto';
-import { Hono, type Context } from 'hono';
+import { createRoute, z } from '@hono/zod-openapi';
 import {
   WorkflowIdReusePolicy,
   WorkflowNotFoundError,
@@ -11,7 +16,7 @@ import type { ContentfulStatusCode } from 'hono/utils/http-status';
 import type { Medication, PrismaClient } from '../../shared/db.ts';
 import { medicationWorkflowId } from '../../shared/ids.ts';
 import { dayStart } from '../../shared/local-days.ts';
-import { nextDoseAfter, scheduleType, type MedicationSchedule } from '../../shared/schedule.ts';
+import { nextDoseAfter, scheduleType, WEEKDAYS, type MedicationSchedule } from '../../shared/schedule.ts';
 import { CareCircleId, MedicationId, PatientId, ScheduleStatus } from '../../shared/search-attributes.ts';
 import {
   acknowledgeDoseUpdate,
@@ -25,20 +30,245 @@ import {
   type UpdateRejection,
 } from '../../workflows/medication-messages.ts';
 import type { MedicationReminderInput } from '../../workflows/medication-reminder.ts';
+import { authorize } from '../access.ts';
 import type { ApiDeps } from '../deps.ts';
 import {
   acknowledgeDoseBody,
   createMedicationBody,
-  dateRangeQuery,
+  doseHistoryQuery,
   logDoseBody,
+  medicationListQuery,
   patchMedicationBody,
   type ScheduleBody,
 } from '../medication-schemas.ts';
+import { createRouter, jsonBody, jsonResponse, problems, uuidParams, type Router } from '../openapi.ts';
+import { afterCursor, decodeCursor, pageSchema, toPage } from '../pagination.ts';
 import { notFound, ProblemError, unavailable, validationFailed } from '../problem.ts';
-import { isUuid, readJson, readQuery } from '../validation.ts';
+import { isUuid } from '../validation.ts';
 
 const WORKFLOW_TYPE = 'medicationReminderWorkflow';
 const UPCOMING = 5;
+
+// ---- Response schemas ----------------------------------------------------------------------------
+
+const instant = z.iso.datetime({ offset: true });
+const medicationStatus = z.enum(['active', 'paused', 'cancelled', 'completed']);
+
+const MedicationScheduleSchema = z
+  .union([
+    z.object({
+      type: z.literal('times').optional(),
+      times: z.array(z.string()).openapi({ description: 'Local times of day, HH:MM' }),
+      daysOfWeek: z.array(z.enum(WEEKDAYS)).optional(),
+      startDate: z.string().optional(),
+      endDate: z.string().optional(),
+      timezone: z.string(),
+    }),
+    z.object({
+      type: z.literal('interval'),
+      everyHours: z.number().int(),
+      firstDoseTime: z.string(),
+      startDate: z.string(),
+      endDate: z.string().optional(),
+      timezone: z.string(),
+    }),
+    z.object({ type: z.literal('once'), at: z.string(), timezone: z.string() }),
+    z.object({ type: z.literal('as_needed'), timezone: z.string() }),
+  ])
+  .openapi('MedicationSchedule', { description: 'The stored schedule; `timezone` is always resolved' });
+
+const OpenDoseSchema = z
+  .object({
+    doseAt: instant,
+    status: z.enum(['reminded', 'snoozed']),
+    snoozedUntil: instant.nullable(),
+    escalatesAt: instant.openapi({ description: 'When caregivers are alerted unless acknowledged before' }),
+  })
+  .openapi('OpenDose');
+
+const MedicationSchema = z
+  .object({
+    id: z.uuid(),
+    careCircleId: z.uuid(),
+    patientId: z.uuid(),
+    name: z.string(),
+    dosage: z.string().nullable(),
+    schedule: MedicationScheduleSchema,
+    status: medicationStatus,
+    workflowId: z.string(),
+    escalationWindowMinutes: z.number().int(),
+    pillCount: z.number().int().nullable(),
+    pillsPerDose: z.number().int(),
+    refillThresholdDays: z.number().int(),
+    nextDoseAt: instant.nullable(),
+    upcomingDoses: z.array(instant),
+    openDoses: z.array(OpenDoseSchema),
+    lastDoseAt: instant.nullable(),
+    createdAt: instant,
+  })
+  .openapi('Medication');
+
+const MedicationSummarySchema = z
+  .object({
+    id: z.uuid(),
+    name: z.string(),
+    dosage: z.string().nullable(),
+    patientId: z.uuid(),
+    status: medicationStatus,
+    createdAt: instant,
+  })
+  .openapi('MedicationSummary');
+
+const CreatedMedicationSchema = z
+  .object({ id: z.uuid(), workflowId: z.string(), nextDoseAt: instant.nullable() })
+  .openapi('CreatedMedication');
+
+const DoseAcknowledgementSchema = z
+  .object({
+    doseAt: instant,
+    status: z.enum(['taken', 'skipped', 'snoozed']),
+    snoozedUntil: instant.nullable(),
+    late: z.boolean().openapi({ description: 'Logged after the dose window closed' }),
+  })
+  .openapi('DoseAcknowledgement');
+
+const LoggedDoseSchema = z.object({ takenAt: instant }).openapi('LoggedDose');
+
+const DoseEventSchema = z
+  .object({
+    doseAt: instant,
+    status: z.enum(['scheduled', 'reminded', 'snoozed', 'taken', 'skipped', 'missed']),
+    source: z.enum(['schedule', 'as_needed']),
+    remindedAt: instant.nullable(),
+    acknowledgedAt: instant.nullable(),
+    acknowledgedBy: z
+      .object({ id: z.uuid(), name: z.string(), role: z.enum(['patient', 'caregiver', 'family']) })
+      .nullable(),
+    snoozedUntil: instant.nullable(),
+    late: z.boolean(),
+  })
+  .openapi('DoseEvent');
+
+// ---- Routes --------------------------------------------------------------------------------------
+
+const tags = ['Medications'];
+const params = uuidParams('id');
+
+const createMedication = createRoute({
+  method: 'post',
+  path: '/',
+  tags,
+  summary: 'Create a medication and start its reminders (caregivers)',
+  request: { body: jsonBody(createMedicationBody) },
+  responses: {
+    201: jsonResponse(CreatedMedicationSchema, 'Created; its reminder workflow is running'),
+    ...problems(400, 403, 404, 409, 413, 415, 422),
+  },
+});
+
+const listMedications = createRoute({
+  method: 'get',
+  path: '/',
+  tags,
+  summary: "A care circle's medications, newest first",
+  request: { query: medicationListQuery },
+  responses: {
+    200: jsonResponse(pageSchema(MedicationSummarySchema, 'MedicationPage'), 'A page of medications'),
+    ...problems(400, 404),
+  },
+});
+
+const getMedication = createRoute({
+  method: 'get',
+  path: '/{id}',
+  tags,
+  summary: 'A medication, with its next and open doses',
+  request: { params },
+  responses: { 200: jsonResponse(MedicationSchema, 'The medication'), ...problems(404) },
+});
+
+const patchMedication = createRoute({
+  method: 'patch',
+  path: '/{id}',
+  tags,
+  summary: 'Edit a medication or its schedule (caregivers)',
+  request: { params, body: jsonBody(patchMedicationBody) },
+  responses: {
+    200: jsonResponse(MedicationSchema, 'The medication as changed'),
+    ...problems(400, 403, 404, 409, 413, 415, 422),
+  },
+});
+
+const pauseMedication = createRoute({
+  method: 'post',
+  path: '/{id}/pause',
+  tags,
+  summary: 'Pause reminders (caregivers)',
+  request: { params },
+  responses: {
+    200: jsonResponse(MedicationSchema, 'The medication, paused'),
+    ...problems(400, 403, 404, 409, 413, 415, 422),
+  },
+});
+
+const resumeMedication = createRoute({
+  method: 'post',
+  path: '/{id}/resume',
+  tags,
+  summary: 'Resume reminders (caregivers)',
+  request: { params },
+  responses: {
+    200: jsonResponse(MedicationSchema, 'The medication, active again'),
+    ...problems(400, 403, 404, 409, 413, 415, 422),
+  },
+});
+
+const acknowledgeDose = createRoute({
+  method: 'post',
+  path: '/{id}/doses/acknowledge',
+  tags,
+  summary: 'Mark a due dose taken, skipped or snoozed, as yourself (the patient or caregivers)',
+  request: { params, body: jsonBody(acknowledgeDoseBody) },
+  responses: {
+    200: jsonResponse(DoseAcknowledgementSchema, 'The dose as acknowledged'),
+    ...problems(400, 403, 404, 409, 413, 415, 422),
+  },
+});
+
+const logDose = createRoute({
+  method: 'post',
+  path: '/{id}/doses',
+  tags,
+  summary: 'Log an as-needed dose taken, as yourself (the patient or caregivers)',
+  request: { params, body: jsonBody(logDoseBody) },
+  responses: {
+    201: jsonResponse(LoggedDoseSchema, 'Logged'),
+    ...problems(400, 403, 404, 409, 413, 415, 422),
+  },
+});
+
+const doseHistory = createRoute({
+  method: 'get',
+  path: '/{id}/doses',
+  tags,
+  summary: 'Dose history, newest first: what happened to each dose and who acknowledged it',
+  request: { params, query: doseHistoryQuery },
+  responses: {
+    200: jsonResponse(pageSchema(DoseEventSchema, 'DoseEventPage'), 'A page of doses'),
+    ...problems(400, 404),
+  },
+});
+
+const deleteMedication = createRoute({
+  method: 'delete',
+  path: '/{id}',
+  tags,
+  summary: 'Cancel a medication and stop its reminders (caregivers)',
+  request: { params },
+  responses: { 200: jsonResponse(MedicationSchema, 'The medication, cancelled'), ...problems(403, 404) },
+});
+
+// ---- Helpers -------------------------------------------------------------------------------------
 
 /** HTTP answer for each reason the workflow refuses an Update. */
 const REJECTION_STATUS: Record<UpdateRejection, ContentfulStatusCode> = {
@@ -66,15 +296,18 @@ function updateProblem(err: unknown): ProblemError {
       'This medication has no running schedule',
     );
   }
-  return unavailable(`Could not reach the schedule: ${(err as Error).message}`);
+  return unavailable('Could not reach the schedule; retry shortly', err);
 }
 
 /** The schedule as stored: kind made explicit, time zone resolved to the patient's when not given. */
 function resolveSchedule(body: ScheduleBody, patientTimezone: string): MedicationSchedule {
-  return { ...body, timezone: body.timezone ?? patientTimezone } as MedicationSchedule;
+  return { ...body, type: body.type ?? 'times', timezone: body.timezone ?? patientTimezone } as MedicationSchedule;
 }
 
-function present(medication: Medication, live: { status: MedicationReminderStatus; upcoming: string[] } | null) {
+function present(
+  medication: Medication,
+  live: { status: MedicationReminderStatus; upcoming: string[] } | null,
+): z.infer<typeof MedicationSchema> {
   return {
     id: medication.id,
     careCircleId: medication.careCircleId,
@@ -113,23 +346,36 @@ function assertRunning(medication: Medication): void {
   }
 }
 
-/** Only the patient or a caregiver of the medication's circle acknowledges or logs its doses. */
-async function assertMayAcknowledge(prisma: PrismaClient, medication: Medication, memberId: string): Promise<void> {
-  const member = await prisma.member.findUnique({ where: { id: memberId } });
-  const allowed =
-    member &&
-    member.careCircleId === medication.careCircleId &&
-    (member.role === 'caregiver' || member.id === medication.patientId);
-  if (!allowed) {
-    throw validationFailed([
-      { path: 'memberId', message: "must be the patient or a caregiver of this medication's care circle" },
-    ]);
-  }
-}
-
-export function medicationRoutes({ prisma, temporal, taskQueue }: ApiDeps): Hono {
-  const app = new Hono();
+export function medicationRoutes({ prisma, temporal, taskQueue }: ApiDeps): Router {
+  const app = createRouter();
   const handleOf = (m: Medication): WorkflowHandle => temporal.workflow.getHandle(m.workflowId);
+
+  /**
+   * The medication the path names, if the caller's role in its circle allows `action`; to anyone
+   * outside the circle it does not exist (404), before anything is written or asked of Temporal.
+   */
+  async function authorized(c: Parameters<typeof authorize>[0], id: string, action: Parameters<typeof authorize>[3]) {
+    const medication = await loadMedication(prisma, id);
+    const member = await authorize(c, prisma, medication.careCircleId, action, { kind: 'Medication', id });
+    return { medication, member };
+  }
+
+  /**
+   * Doses are recorded by the patient themself or a caregiver: another patient of the same circle
+   * may not record this one's doses.
+   */
+  async function authorizedToRecord(c: Parameters<typeof authorize>[0], id: string) {
+    const { medication, member } = await authorized(c, id, 'recordDoses');
+    if (member.role === 'patient' && member.id !== medication.patientId) {
+      throw new ProblemError(
+        403,
+        'forbidden',
+        'Forbidden',
+        "Only this medication's patient or a caregiver may record its doses",
+      );
+    }
+    return { medication, member };
+  }
 
   async function live(medication: Medication) {
     if (medication.status !== 'active' && medication.status !== 'paused') return null;
@@ -154,17 +400,18 @@ export function medicationRoutes({ prisma, temporal, taskQueue }: ApiDeps): Hono
     }
   }
 
-  const respond = async (c: Context, id: string) => {
+  /** The medication as it is now, with the workflow's live view. */
+  const view = async (id: string) => {
     const fresh = await loadMedication(prisma, id);
-    return c.json(present(fresh, await live(fresh)));
+    return present(fresh, await live(fresh));
   };
 
-  app.post('/', async (c) => {
-    const body = await readJson(c, createMedicationBody);
-    const circle = await prisma.careCircle.findUnique({ where: { id: body.careCircleId } });
-    if (!circle) throw notFound('Care circle', body.careCircleId);
+  app.openapi(createMedication, async (c) => {
+    const body = c.req.valid('json');
+    // Not a member of the circle (or no such circle): 404; not a caregiver: 403.
+    await authorize(c, prisma, body.careCircleId, 'manageMedications');
     const patient = await prisma.member.findUnique({ where: { id: body.patientId } });
-    if (!patient || patient.careCircleId !== circle.id) {
+    if (!patient || patient.careCircleId !== body.careCircleId) {
       throw validationFailed([{ path: 'patientId', message: 'must be a member of the care circle' }]);
     }
     if (patient.role !== 'patient') {
@@ -184,7 +431,7 @@ export function medicationRoutes({ prisma, temporal, taskQueue }: ApiDeps): Hono
     const medication = await prisma.medication.create({
       data: {
         id,
-        careCircleId: circle.id,
+        careCircleId: body.careCircleId,
         patientId: patient.id,
         name: body.name,
         dosage: body.dosage ?? null,
@@ -208,7 +455,7 @@ export function medicationRoutes({ prisma, temporal, taskQueue }: ApiDeps): Hono
           args: [{ medicationId: id, schedule, escalationWindowMinutes: medication.escalationWindowMinutes }],
           workflowIdReusePolicy: WorkflowIdReusePolicy.REJECT_DUPLICATE,
           typedSearchAttributes: [
-            { key: CareCircleId, value: circle.id },
+            { key: CareCircleId, value: body.careCircleId },
             { key: PatientId, value: patient.id },
             { key: MedicationId, value: id },
             { key: ScheduleStatus, value: 'active' },
@@ -220,16 +467,46 @@ export function medicationRoutes({ prisma, temporal, taskQueue }: ApiDeps): Hono
     } catch (err) {
       // Nothing half-done: without its workflow the medication must not exist either.
       await prisma.medication.delete({ where: { id } });
-      throw unavailable(`Could not start the reminder workflow: ${(err as Error).message}`);
+      throw unavailable('Could not start the reminder workflow; nothing was created, retry shortly', err);
     }
     return c.json({ id: medication.id, workflowId, nextDoseAt: nextDose?.toISOString() ?? null }, 201);
   });
 
-  app.get('/:id', (c) => respond(c, c.req.param('id')));
+  app.openapi(listMedications, async (c) => {
+    const { careCircleId, limit, cursor } = c.req.valid('query');
+    await authorize(c, prisma, careCircleId, 'view');
+    const rows = await prisma.medication.findMany({
+      where: { careCircleId, ...afterCursor('createdAt', 'desc', decodeCursor(cursor)) },
+      orderBy: [{ createdAt: 'desc' }, { id: 'desc' }],
+      take: limit + 1,
+    });
+    const page = toPage(rows, limit, (m) => m.createdAt);
+    return c.json(
+      {
+        items: page.items.map((m) => ({
+          id: m.id,
+          name: m.name,
+          dosage: m.dosage,
+          patientId: m.patientId,
+          status: m.status,
+          createdAt: m.createdAt.toISOString(),
+        })),
+        nextCursor: page.nextCursor,
+      },
+      200,
+    );
+  });
 
-  app.patch('/:id', async (c) => {
-    const body = await readJson(c, patchMedicationBody);
-    const medication = await loadMedication(prisma, c.req.param('id'));
+  app.openapi(getMedication, async (c) => {
+    const { id } = c.req.valid('param');
+    const { medication } = await authorized(c, id, 'view');
+    return c.json(present(medication, await live(medication)), 200);
+  });
+
+  app.openapi(patchMedication, async (c) => {
+    const { id } = c.req.valid('param');
+    const body = c.req.valid('json');
+    const { medication } = await authorized(c, id, 'manageMedications');
     assertRunning(medication);
     if (body.schedule || body.escalationWindowMinutes !== undefined) {
       const patient = await prisma.member.findUniqueOrThrow({ where: { id: medication.patientId } });
@@ -268,90 +545,94 @@ export function medicationRoutes({ prisma, temporal, taskQueue }: ApiDeps): Hono
         ...(body.pillCount !== undefined ? { pillCount: body.pillCount, refillAlertedAt: null } : {}),
       },
     });
-    return respond(c, medication.id);
+    return c.json(await view(medication.id), 200);
   });
 
-  app.post('/:id/pause', async (c) => {
-    const medication = await loadMedication(prisma, c.req.param('id'));
+  app.openapi(pauseMedication, async (c) => {
+    const { medication } = await authorized(c, c.req.valid('param').id, 'manageMedications');
     assertRunning(medication);
     await runUpdate(medication, (h) => h.executeUpdate(pauseUpdate));
-    return respond(c, medication.id);
+    return c.json(await view(medication.id), 200);
   });
 
-  app.post('/:id/resume', async (c) => {
-    const medication = await loadMedication(prisma, c.req.param('id'));
+  app.openapi(resumeMedication, async (c) => {
+    const { medication } = await authorized(c, c.req.valid('param').id, 'manageMedications');
     assertRunning(medication);
     await runUpdate(medication, (h) => h.executeUpdate(resumeUpdate));
-    return respond(c, medication.id);
+    return c.json(await view(medication.id), 200);
   });
 
-  app.post('/:id/doses/acknowledge', async (c) => {
-    const body = await readJson(c, acknowledgeDoseBody);
-    const medication = await loadMedication(prisma, c.req.param('id'));
+  app.openapi(acknowledgeDose, async (c) => {
+    const body = c.req.valid('json');
+    const { medication, member } = await authorizedToRecord(c, c.req.valid('param').id);
     assertRunning(medication);
-    await assertMayAcknowledge(prisma, medication, body.memberId);
     const result = await runUpdate(medication, (h) =>
       h.executeUpdate(acknowledgeDoseUpdate, {
         args: [
           {
             doseAt: body.doseAt,
             action: body.action,
-            memberId: body.memberId,
+            memberId: member.id,
             ...(body.snoozeMinutes !== undefined ? { snoozeMinutes: body.snoozeMinutes } : {}),
           },
         ],
       }),
     );
-    return c.json(result);
+    return c.json(result, 200);
   });
 
   /** As-needed (PRN) doses: logged when taken, never reminded. */
-  app.post('/:id/doses', async (c) => {
-    const body = await readJson(c, logDoseBody);
-    const medication = await loadMedication(prisma, c.req.param('id'));
+  app.openapi(logDose, async (c) => {
+    const body = c.req.valid('json');
+    const { medication, member } = await authorizedToRecord(c, c.req.valid('param').id);
     assertRunning(medication);
-    await assertMayAcknowledge(prisma, medication, body.memberId);
     const result = await runUpdate(medication, (h) =>
       h.executeUpdate(logAsNeededDoseUpdate, {
-        args: [{ memberId: body.memberId, ...(body.takenAt ? { takenAt: body.takenAt } : {}) }],
+        args: [{ memberId: member.id, ...(body.takenAt ? { takenAt: body.takenAt } : {}) }],
       }),
     );
     return c.json(result, 201);
   });
 
   /** Dose history: what happened to each dose and who acknowledged it. */
-  app.get('/:id/doses', async (c) => {
-    const query = readQuery(c, dateRangeQuery);
-    const medication = await loadMedication(prisma, c.req.param('id'));
+  app.openapi(doseHistory, async (c) => {
+    const { from, to, limit, cursor } = c.req.valid('query');
+    const { medication } = await authorized(c, c.req.valid('param').id, 'view');
     const zone = (medication.schedule as unknown as MedicationSchedule).timezone;
-    const doses = await prisma.doseEvent.findMany({
+    const rows = await prisma.doseEvent.findMany({
       where: {
         medicationId: medication.id,
         scheduledAt: {
-          ...(query.from ? { gte: dayStart(query.from, zone) } : {}),
-          ...(query.to ? { lt: dayStart(query.to, zone, 1) } : {}),
+          ...(from ? { gte: dayStart(from, zone) } : {}),
+          ...(to ? { lt: dayStart(to, zone, 1) } : {}),
         },
+        ...afterCursor('scheduledAt', 'desc', decodeCursor(cursor)),
       },
       include: { acknowledgedBy: { select: { id: true, name: true, role: true } } },
-      orderBy: { scheduledAt: 'desc' },
-      take: 500,
+      orderBy: [{ scheduledAt: 'desc' }, { id: 'desc' }],
+      take: limit + 1,
     });
-    return c.json({
-      items: doses.map((d) => ({
-        doseAt: d.scheduledAt.toISOString(),
-        status: d.status,
-        source: d.source,
-        remindedAt: d.remindedAt?.toISOString() ?? null,
-        acknowledgedAt: d.acknowledgedAt?.toISOString() ?? null,
-        acknowledgedBy: d.acknowledgedBy,
-        snoozedUntil: d.snoozedUntil?.toISOString() ?? null,
-        late: d.late,
-      })),
-    });
+    const page = toPage(rows, limit, (d) => d.scheduledAt);
+    return c.json(
+      {
+        items: page.items.map((d) => ({
+          doseAt: d.scheduledAt.toISOString(),
+          status: d.status,
+          source: d.source,
+          remindedAt: d.remindedAt?.toISOString() ?? null,
+          acknowledgedAt: d.acknowledgedAt?.toISOString() ?? null,
+          acknowledgedBy: d.acknowledgedBy,
+          snoozedUntil: d.snoozedUntil?.toISOString() ?? null,
+          late: d.late,
+        })),
+        nextCursor: page.nextCursor,
+      },
+      200,
+    );
   });
 
-  app.delete('/:id', async (c) => {
-    const medication = await loadMedication(prisma, c.req.param('id'));
+  app.openapi(deleteMedication, async (c) => {
+    const { medication } = await authorized(c, c.req.valid('param').id, 'manageMedications');
     // Recorded first: deliveries check this status, so no reminder goes out from here on, even if
     // Temporal cannot be told right now.
     const cancelled = await prisma.medication.update({ where: { id: medication.id }, data: { status: 'cancelled' } });
@@ -359,12 +640,10 @@ export function medicationRoutes({ prisma, temporal, taskQueue }: ApiDeps): Hono
       await handleOf(medication).cancel();
     } catch (err) {
       if (!(err instanceof WorkflowNotFoundError)) {
-        throw unavailable(
-          `Medication cancelled, but its workflow could not be stopped yet; retry the request: ${(err as Error).message}`,
-        );
+        throw unavailable('Medication cancelled, but its workflow could not be stopped yet; retry the request', err);
       }
     }
-    return c.json(present(cancelled, null));
+    return c.json(present(cancelled, null), 200);
   });
 
   return app;

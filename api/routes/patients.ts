@@ -2,24 +2,87 @@
  * Patients and members: profile changes that reach running schedules (a new time zone moves the
  * patient's future doses), and adherence over a date range.
  */
-import { Hono } from 'hono';
+import { createRoute, z } from '@hono/zod-openapi';
 import { WorkflowNotFoundError } from '@temporalio/client';
 import type { MedicationSchedule } from '../../shared/schedule.ts';
 import { dayStart } from '../../shared/local-days.ts';
 import { changeTimezoneUpdate } from '../../workflows/medication-messages.ts';
+import { authorize } from '../access.ts';
 import type { ApiDeps } from '../deps.ts';
 import { adherenceQuery, patchMemberBody } from '../medication-schemas.ts';
+import { createRouter, jsonBody, jsonResponse, problems, uuidParams, type Router } from '../openapi.ts';
 import { notFound, unavailable } from '../problem.ts';
-import { isUuid, readJson, readQuery } from '../validation.ts';
+import { isUuid } from '../validation.ts';
 
-export function memberRoutes({ prisma, temporal }: ApiDeps): Hono {
-  const app = new Hono();
+const params = uuidParams('id');
 
-  app.patch('/:id', async (c) => {
-    const body = await readJson(c, patchMemberBody);
-    const id = c.req.param('id');
+const UpdatedMemberSchema = z
+  .object({
+    id: z.uuid(),
+    name: z.string(),
+    timezone: z.string(),
+    email: z.string().nullable(),
+    movedSchedules: z
+      .array(z.uuid())
+      .openapi({ description: 'Medications whose schedules moved to the new time zone' }),
+  })
+  .openapi('UpdatedMember');
+
+const doseCounts = {
+  taken: z.number().int(),
+  skipped: z.number().int(),
+  missed: z.number().int(),
+  open: z.number().int().openapi({ description: 'Doses not closed yet' }),
+  adherence: z
+    .number()
+    .nullable()
+    .openapi({ description: 'taken ÷ (taken + skipped + missed), 3 decimals; null when no dose is closed' }),
+};
+
+const AdherenceSchema = z
+  .object({
+    patientId: z.uuid(),
+    from: z.string(),
+    to: z.string(),
+    ...doseCounts,
+    medications: z.array(z.object({ medicationId: z.uuid(), name: z.string(), ...doseCounts })),
+  })
+  .openapi('Adherence');
+
+const patchMember = createRoute({
+  method: 'patch',
+  path: '/{id}',
+  tags: ['Members'],
+  summary: "Change a member's name, email or time zone (yourself, or caregivers)",
+  description: "A new time zone moves the future doses of every schedule that follows the patient's zone.",
+  request: { params, body: jsonBody(patchMemberBody) },
+  responses: {
+    200: jsonResponse(UpdatedMemberSchema, 'The member as changed'),
+    ...problems(400, 403, 404, 413, 415),
+  },
+});
+
+const adherence = createRoute({
+  method: 'get',
+  path: '/{id}/adherence',
+  tags: ['Patients'],
+  summary: "A patient's adherence over local days [from, to], per medication and overall",
+  request: { params, query: adherenceQuery },
+  responses: { 200: jsonResponse(AdherenceSchema, 'Adherence'), ...problems(400, 404) },
+});
+
+export function memberRoutes({ prisma, temporal }: ApiDeps): Router {
+  const app = createRouter();
+
+  app.openapi(patchMember, async (c) => {
+    const { id } = c.req.valid('param');
+    const body = c.req.valid('json');
     const member = isUuid(id) ? await prisma.member.findUnique({ where: { id } }) : null;
     if (!member) throw notFound('Member', id);
+    // Members change their own profile; caregivers change anyone's in their circle.
+    if (member.userId === null || member.userId !== c.get('principal').userId) {
+      await authorize(c, prisma, member.careCircleId, 'manageMembers', { kind: 'Member', id });
+    }
     const updated = await prisma.member.update({
       where: { id },
       data: {
@@ -43,33 +106,41 @@ export function memberRoutes({ prisma, temporal }: ApiDeps): Hono {
         } catch (err) {
           if (err instanceof WorkflowNotFoundError) continue;
           throw unavailable(
-            `The new time zone is saved, but not every schedule could be moved yet; retry the request: ${(err as Error).message}`,
+            'The new time zone is saved, but not every schedule could be moved yet; retry the request',
+            err,
           );
         }
       }
     }
-    return c.json({
-      id: updated.id,
-      name: updated.name,
-      timezone: updated.timezone,
-      email: updated.email,
-      movedSchedules: moved,
-    });
+    return c.json(
+      {
+        id: updated.id,
+        name: updated.name,
+        timezone: updated.timezone,
+        email: updated.email,
+        movedSchedules: moved,
+      },
+      200,
+    );
   });
 
   return app;
 }
 
-export function patientRoutes({ prisma }: ApiDeps): Hono {
-  const app = new Hono();
+export function patientRoutes({ prisma }: ApiDeps): Router {
+  const app = createRouter();
 
   /** Share of closed doses taken, per medication and overall, over local days [from, to]. */
-  app.get('/:id/adherence', async (c) => {
-    const { from, to } = readQuery(c, adherenceQuery);
-    const id = c.req.param('id');
+  app.openapi(adherence, async (c) => {
+    const { id } = c.req.valid('param');
+    const { from, to } = c.req.valid('query');
     const patient = isUuid(id) ? await prisma.member.findUnique({ where: { id } }) : null;
     if (!patient || patient.role !== 'patient') throw notFound('Patient', id);
-    const medications = await prisma.medication.findMany({ where: { patientId: id }, orderBy: { createdAt: 'asc' } });
+    await authorize(c, prisma, patient.careCircleId, 'view', { kind: 'Patient', id });
+    const medications = await prisma.medication.findMany({
+      where: { patientId: id },
+      orderBy: [{ createdAt: 'asc' }, { id: 'asc' }],
+    });
     const perMedication = [];
     const total = { taken: 0, skipped: 0, missed: 0, open: 0 };
     for (const medication of medications) {
@@ -87,7 +158,7 @@ export function patientRoutes({ prisma }: ApiDeps): Hono {
       for (const k of Object.keys(total) as (keyof typeof total)[]) total[k] += counts[k];
       perMedication.push({ medicationId: medication.id, name: medication.name, ...counts, adherence: rate(counts) });
     }
-    return c.json({ patientId: id, from, to, ...total, adherence: rate(total), medications: perMedication });
+    return c.json({ patientId: id, from, to, ...total, adherence: rate(total), medications: perMedication }, 200);
   });
 
   return app;
