@@ -1,6 +1,7 @@
 /** Request bodies of appointments, shifts, circle notifications and member preferences (issue 4, part B). */
-import { z } from 'zod';
+import { z } from '@hono/zod-openapi';
 import { instant, label as title, timeOfDay, timezone, unique } from './fields.ts';
+import { pageQuery } from './pagination.ts';
 import { channel } from './schemas.ts';
 
 const MINUTES_PER_DAY = 24 * 60;
@@ -22,19 +23,25 @@ export const reminderOffsets = z
   .max(10, 'at most 10 reminders')
   .refine(unique, { message: 'must not repeat an offset' });
 
-export const createAppointmentBody = z.strictObject({
-  careCircleId: z.uuid('must be a UUID'),
-  patientId: z.uuid('must be a UUID'),
-  title,
-  location: z.string().trim().min(1, 'must not be empty').max(500).optional(),
-  startsAt: instant,
-  /** Default: the patient's time zone. */
-  timezone: timezone.optional(),
-  /** Caregivers (or family) attending with the patient. */
-  caregiverIds: memberIds.optional(),
-  /** Minutes before the start; default APPOINTMENT_REMINDER_OFFSETS_MINUTES (1440, 60). */
-  reminderOffsetsMinutes: reminderOffsets.optional(),
-});
+export const createAppointmentBody = z
+  .strictObject({
+    careCircleId: z.uuid('must be a UUID'),
+    patientId: z.uuid('must be a UUID'),
+    title,
+    location: z.string().trim().min(1, 'must not be empty').max(500).optional(),
+    startsAt: instant,
+    /** Default: the patient's time zone. */
+    timezone: timezone.optional().openapi({ description: "IANA time zone; default: the patient's" }),
+    /** Caregivers (or family) attending with the patient. */
+    caregiverIds: memberIds
+      .optional()
+      .openapi({ description: 'Caregivers or family members of the circle attending with the patient' }),
+    /** Minutes before the start; default APPOINTMENT_REMINDER_OFFSETS_MINUTES (1440, 60). */
+    reminderOffsetsMinutes: reminderOffsets
+      .optional()
+      .openapi({ description: 'When to remind the attendees, in minutes before the start (default 1440, 60)' }),
+  })
+  .openapi('CreateAppointment');
 
 export const updateAppointmentBody = z
   .strictObject({
@@ -45,7 +52,8 @@ export const updateAppointmentBody = z
     caregiverIds: memberIds.optional(),
     reminderOffsetsMinutes: reminderOffsets.optional(),
   })
-  .refine((b) => Object.keys(b).length > 0, { message: 'needs at least one field to change' });
+  .refine((b) => Object.keys(b).length > 0, { message: 'needs at least one field to change' })
+  .openapi('PatchAppointment');
 
 export const createShiftBody = z
   .strictObject({
@@ -53,44 +61,63 @@ export const createShiftBody = z
     title: title.optional(),
     startsAt: instant,
     endsAt: instant,
-    assigneeId: z.uuid('must be a UUID').nullable().optional(),
+    assigneeId: z
+      .uuid('must be a UUID')
+      .nullable()
+      .optional()
+      .openapi({ description: 'A caregiver or family member of the circle; default: nobody yet' }),
     /** Default SHIFT_REMINDER_LEAD_MINUTES (120). */
     reminderLeadMinutes: z
       .number()
       .int()
       .min(1)
       .max(7 * MINUTES_PER_DAY)
-      .optional(),
+      .optional()
+      .openapi({ description: 'Remind the assignee this many minutes before the start (default 120)' }),
     /** Default SHIFT_UNASSIGNED_ALERT_MINUTES (1440). */
     unassignedAlertMinutes: z
       .number()
       .int()
       .min(1)
       .max(30 * MINUTES_PER_DAY)
-      .optional(),
+      .optional()
+      .openapi({
+        description: 'Alert the circle if nobody is assigned this many minutes before the start (default 1440)',
+      }),
   })
   .refine((s) => Date.parse(s.endsAt) > Date.parse(s.startsAt), { message: 'must be after startsAt', path: ['endsAt'] })
   .refine((s) => Date.parse(s.endsAt) - Date.parse(s.startsAt) <= 7 * 24 * 3_600_000, {
     message: 'a shift lasts at most 7 days',
     path: ['endsAt'],
-  });
+  })
+  .openapi('CreateShift');
 
 /** Assign (a member id), unassign (null), or swap assignees with another shift of the circle. */
 export const updateShiftBody = z
   .strictObject({
-    assigneeId: z.uuid('must be a UUID').nullable().optional(),
-    swapWithShiftId: z.uuid('must be a UUID').optional(),
+    assigneeId: z
+      .uuid('must be a UUID')
+      .nullable()
+      .optional()
+      .openapi({ description: 'Assign this member (a caregiver or family member), or null to unassign' }),
+    swapWithShiftId: z
+      .uuid('must be a UUID')
+      .optional()
+      .openapi({ description: 'Swap assignees with this other shift of the same circle' }),
   })
   .refine((b) => (b.assigneeId !== undefined) !== (b.swapWithShiftId !== undefined), {
     message: 'give either assigneeId or swapWithShiftId',
-  });
+  })
+  .openapi('PatchShift');
 
-export const createCircleNotificationBody = z.strictObject({
-  title,
-  body: z.string().trim().min(1, 'must not be empty').max(2000, 'must be at most 2000 characters'),
-  /** Urgent messages ignore quiet hours and overtake other work. */
-  urgent: z.boolean().optional(),
-});
+export const createCircleNotificationBody = z
+  .strictObject({
+    title,
+    body: z.string().trim().min(1, 'must not be empty').max(2000, 'must be at most 2000 characters'),
+    /** Urgent messages ignore quiet hours and overtake other work. */
+    urgent: z.boolean().optional().openapi({ description: 'Urgent messages ignore quiet hours' }),
+  })
+  .openapi('CreateCircleNotification');
 
 const quietHours = z
   .strictObject({
@@ -102,11 +129,23 @@ const quietHours = z
 /** A member's notification preferences; quietHours null removes them. */
 export const updateMemberPreferencesBody = z
   .strictObject({
-    quietHours: quietHours.nullable().optional(),
+    quietHours: quietHours
+      .nullable()
+      .optional()
+      .openapi({ description: "Local times (HH:MM, the member's time zone) to hold messages back; null removes them" }),
     channels: z
       .array(channel)
       .min(1, 'needs at least one channel')
       .refine(unique, { message: 'must not repeat a channel' })
       .optional(),
   })
-  .refine((b) => Object.keys(b).length > 0, { message: 'needs at least one field to change' });
+  .refine((b) => Object.keys(b).length > 0, { message: 'needs at least one field to change' })
+  .openapi('PatchMemberPreferences');
+
+/** The lists of appointments and shifts: one care circle's, a page at a time. */
+export const circleListQuery = z.object({
+  careCircleId: z
+    .uuid('must be a UUID')
+    .openapi({ param: { name: 'careCircleId', in: 'query' }, description: 'The care circle whose items to list' }),
+  ...pageQuery,
+});

@@ -2,23 +2,131 @@
  * Appointments: POST creates the row and starts workflow `appointment:<id>`; PATCH (reschedule,
  * attendees, offsets, wording) writes the row and hands the new snapshot to the running workflow as
  * an Update, inside one transaction, so a refusal or an unreachable Temporal changes nothing;
- * DELETE cancels.
+ * DELETE cancels. Caregivers manage appointments; every member of the circle sees them.
  */
 import { randomUUID } from 'node:crypto';
-import { Hono } from 'hono';
+import { createRoute, z } from '@hono/zod-openapi';
 import { WorkflowNotFoundError } from '@temporalio/client';
+import type { Context } from 'hono';
 import { appointmentSnapshot, appointmentWorkflowStart } from '../../activities/appointments.ts';
 import { config } from '../../shared/config.ts';
 import type { Appointment, Member, PrismaClient } from '../../shared/db.ts';
 import { appointmentWorkflowId } from '../../shared/ids.ts';
 import { appointmentChangedUpdate, type AppointmentReminderStatus } from '../../workflows/appointment-messages.ts';
+import { authorize } from '../access.ts';
 import type { ApiDeps } from '../deps.ts';
+import { createRouter, jsonBody, jsonResponse, problems, uuidParams, type AppEnv, type Router } from '../openapi.ts';
+import { afterCursor, decodeCursor, pageSchema, toPage } from '../pagination.ts';
 import { notFound, ProblemError, unavailable, validationFailed, type FieldError } from '../problem.ts';
-import { createAppointmentBody, updateAppointmentBody } from '../scheduling-schemas.ts';
-import { isUuid, readJson } from '../validation.ts';
+import { circleListQuery, createAppointmentBody, updateAppointmentBody } from '../scheduling-schemas.ts';
+import { isUuid } from '../validation.ts';
 import { startWorkflow, updateWorkflow } from '../workflow-calls.ts';
 
 const MINUTE = 60_000;
+
+const AppointmentSummarySchema = z
+  .object({
+    id: z.uuid(),
+    careCircleId: z.uuid(),
+    patientId: z.uuid(),
+    title: z.string(),
+    location: z.string().nullable(),
+    startsAt: z.iso.datetime(),
+    timezone: z.string().openapi({ description: 'IANA time zone the appointment is shown in' }),
+    attendeeIds: z.array(z.uuid()).openapi({ description: 'The patient first, then the caregivers attending' }),
+    reminderOffsetsMinutes: z.array(z.number().int()),
+    status: z.enum(['scheduled', 'cancelled', 'completed']),
+    version: z.number().int().openapi({ description: 'Bumped by every change' }),
+    workflowId: z.string(),
+    createdAt: z.iso.datetime(),
+    updatedAt: z.iso.datetime(),
+  })
+  .openapi('AppointmentSummary');
+
+const AppointmentSchema = AppointmentSummarySchema.extend({
+  nextReminderAt: z.iso
+    .datetime()
+    .nullable()
+    .openapi({ description: "The next reminder, in the reminder workflow's view; null when none is ahead" }),
+  reminders: z
+    .array(
+      z.object({
+        offsetMinutes: z.number().int(),
+        startsAt: z.iso.datetime().openapi({ description: 'The start time the reminder was about' }),
+        status: z.enum(['sent', 'superseded', 'skipped']),
+      }),
+    )
+    .openapi({ description: 'Reminders handled so far' }),
+}).openapi('Appointment');
+
+const CreatedAppointmentSchema = z
+  .object({
+    id: z.uuid(),
+    workflowId: z.string(),
+    startsAt: z.iso.datetime(),
+    nextReminderAt: z.iso.datetime().nullable(),
+  })
+  .openapi('CreatedAppointment');
+
+const tags = ['Appointments'];
+const params = uuidParams('id');
+
+const createAppointment = createRoute({
+  method: 'post',
+  path: '/',
+  tags,
+  summary: 'Create an appointment and start its reminders (caregivers)',
+  request: { body: jsonBody(createAppointmentBody) },
+  responses: {
+    201: jsonResponse(CreatedAppointmentSchema, 'Created; its reminder workflow is running'),
+    ...problems(400, 403, 404, 409, 413, 415, 422),
+  },
+});
+
+const listAppointments = createRoute({
+  method: 'get',
+  path: '/',
+  tags,
+  summary: "A care circle's appointments, by start time (earliest first, then id)",
+  request: { query: circleListQuery },
+  responses: {
+    200: jsonResponse(pageSchema(AppointmentSummarySchema, 'AppointmentPage'), 'A page of appointments'),
+    ...problems(400, 404),
+  },
+});
+
+const getAppointment = createRoute({
+  method: 'get',
+  path: '/{id}',
+  tags,
+  summary: 'An appointment, with its reminders as the workflow sees them',
+  request: { params },
+  responses: { 200: jsonResponse(AppointmentSchema, 'The appointment'), ...problems(404) },
+});
+
+const updateAppointment = createRoute({
+  method: 'patch',
+  path: '/{id}',
+  tags,
+  summary: 'Reschedule an appointment or change its attendees, reminders or wording (caregivers)',
+  request: { params, body: jsonBody(updateAppointmentBody) },
+  responses: {
+    200: jsonResponse(AppointmentSchema, 'Changed; the running workflow has taken the change'),
+    ...problems(400, 403, 404, 409, 413, 415),
+  },
+});
+
+const cancelAppointment = createRoute({
+  method: 'delete',
+  path: '/{id}',
+  tags,
+  summary: 'Cancel an appointment and its reminders (caregivers)',
+  request: { params },
+  responses: {
+    200: jsonResponse(AppointmentSchema, 'Cancelled (again, if it already was)'),
+    ...problems(403, 404, 409),
+  },
+});
 
 /** The earliest reminder still ahead, as the workflow will compute it. */
 function nextReminder(startsAt: Date, offsets: number[], now = Date.now()): string | null {
@@ -26,7 +134,7 @@ function nextReminder(startsAt: Date, offsets: number[], now = Date.now()): stri
   return upcoming.length > 0 ? new Date(Math.min(...upcoming)).toISOString() : null;
 }
 
-function present(a: Appointment, workflow: AppointmentReminderStatus | null) {
+function summary(a: Appointment) {
   return {
     id: a.id,
     careCircleId: a.careCircleId,
@@ -40,10 +148,16 @@ function present(a: Appointment, workflow: AppointmentReminderStatus | null) {
     status: a.status,
     version: a.version,
     workflowId: a.workflowId,
-    nextReminderAt: workflow ? workflow.nextReminderAt : null,
-    reminders: workflow?.reminders ?? [],
     createdAt: a.createdAt.toISOString(),
     updatedAt: a.updatedAt.toISOString(),
+  };
+}
+
+function present(a: Appointment, workflow: AppointmentReminderStatus | null) {
+  return {
+    ...summary(a),
+    nextReminderAt: workflow ? workflow.nextReminderAt : null,
+    reminders: workflow?.reminders ?? [],
   };
 }
 
@@ -72,35 +186,37 @@ function inFuture(startsAt: string | undefined): FieldError[] {
     : [];
 }
 
-export function appointmentRoutes({ prisma, temporal }: ApiDeps): Hono {
-  const app = new Hono();
+export function appointmentRoutes({ prisma, temporal }: ApiDeps): Router {
+  const app = createRouter();
 
-  async function load(id: string): Promise<Appointment> {
+  /** The appointment, if the caller's role in its circle allows `action`; 404 to non-members. */
+  async function load(c: Context<AppEnv>, id: string, action: 'view' | 'manageCare'): Promise<Appointment> {
     const appointment = isUuid(id) ? await prisma.appointment.findUnique({ where: { id } }) : null;
     if (!appointment) throw notFound('Appointment', id);
+    await authorize(c, prisma, appointment.careCircleId, action, { kind: 'Appointment', id });
     return appointment;
   }
 
-  app.post('/', async (c) => {
-    const body = await readJson(c, createAppointmentBody);
-    const circle = await prisma.careCircle.findUnique({ where: { id: body.careCircleId } });
-    if (!circle) throw notFound('Care circle', body.careCircleId);
+  app.openapi(createAppointment, async (c) => {
+    const body = c.req.valid('json');
+    const careCircleId = body.careCircleId;
+    await authorize(c, prisma, careCircleId, 'manageCare');
     const patient = await prisma.member.findUnique({ where: { id: body.patientId } });
     const errors: FieldError[] = [...inFuture(body.startsAt)];
-    if (!patient || patient.careCircleId !== circle.id) {
+    if (!patient || patient.careCircleId !== careCircleId) {
       errors.push({ path: 'patientId', message: 'must be a member of the care circle' });
     } else if (patient.role !== 'patient') {
       errors.push({ path: 'patientId', message: `must be a member with role patient (is ${patient.role})` });
     }
     const caregiverIds = body.caregiverIds ?? [];
-    errors.push(...(await checkCaregivers(prisma, circle.id, body.patientId, caregiverIds)));
+    errors.push(...(await checkCaregivers(prisma, careCircleId, body.patientId, caregiverIds)));
     if (errors.length > 0 || !patient) throw validationFailed(errors);
 
     const id = randomUUID();
     const appointment = await prisma.appointment.create({
       data: {
         id,
-        careCircleId: circle.id,
+        careCircleId,
         patientId: patient.id,
         title: body.title,
         location: body.location ?? null,
@@ -116,7 +232,7 @@ export function appointmentRoutes({ prisma, temporal }: ApiDeps): Hono {
     } catch (err) {
       // Nothing half-done: without its workflow the appointment must not exist either.
       await prisma.appointment.delete({ where: { id } });
-      throw unavailable(`Could not start the reminder workflow: ${(err as Error).message}`);
+      throw unavailable('Could not start the reminder workflow; nothing was created, retry shortly', err);
     }
     return c.json(
       {
@@ -129,8 +245,20 @@ export function appointmentRoutes({ prisma, temporal }: ApiDeps): Hono {
     );
   });
 
-  app.get('/:id', async (c) => {
-    const appointment = await load(c.req.param('id'));
+  app.openapi(listAppointments, async (c) => {
+    const { careCircleId, limit, cursor } = c.req.valid('query');
+    await authorize(c, prisma, careCircleId, 'view');
+    const rows = await prisma.appointment.findMany({
+      where: { careCircleId, ...afterCursor('startsAt', 'asc', decodeCursor(cursor)) },
+      orderBy: [{ startsAt: 'asc' }, { id: 'asc' }],
+      take: limit + 1,
+    });
+    const page = toPage(rows, limit, (a) => a.startsAt);
+    return c.json({ items: page.items.map(summary), nextCursor: page.nextCursor }, 200);
+  });
+
+  app.openapi(getAppointment, async (c) => {
+    const appointment = await load(c, c.req.valid('param').id, 'view');
     let workflow: AppointmentReminderStatus | null = null;
     if (appointment.status === 'scheduled') {
       try {
@@ -139,12 +267,12 @@ export function appointmentRoutes({ prisma, temporal }: ApiDeps): Hono {
         // The workflow's view is a nicety; the appointment itself is still worth returning.
       }
     }
-    return c.json(present(appointment, workflow));
+    return c.json(present(appointment, workflow), 200);
   });
 
-  app.patch('/:id', async (c) => {
-    const body = await readJson(c, updateAppointmentBody);
-    const current = await load(c.req.param('id'));
+  app.openapi(updateAppointment, async (c) => {
+    const body = c.req.valid('json');
+    const current = await load(c, c.req.valid('param').id, 'manageCare');
     if (current.status !== 'scheduled') {
       throw new ProblemError(409, 'conflict', 'Conflict', `The appointment is ${current.status}`);
     }
@@ -184,11 +312,11 @@ export function appointmentRoutes({ prisma, temporal }: ApiDeps): Hono {
       },
       { timeout: 15_000 },
     );
-    return c.json(present(updated, workflow));
+    return c.json(present(updated, workflow), 200);
   });
 
-  app.delete('/:id', async (c) => {
-    const appointment = await load(c.req.param('id'));
+  app.openapi(cancelAppointment, async (c) => {
+    const appointment = await load(c, c.req.valid('param').id, 'manageCare');
     if (appointment.status === 'completed') {
       throw new ProblemError(409, 'conflict', 'Conflict', 'The appointment has already taken place');
     }
@@ -202,12 +330,10 @@ export function appointmentRoutes({ prisma, temporal }: ApiDeps): Hono {
       await temporal.workflow.getHandle(appointment.workflowId).cancel();
     } catch (err) {
       if (!(err instanceof WorkflowNotFoundError)) {
-        throw unavailable(
-          `Appointment cancelled, but its workflow could not be stopped yet; retry the request: ${(err as Error).message}`,
-        );
+        throw unavailable('Appointment cancelled, but its workflow could not be stopped yet; retry the request', err);
       }
     }
-    return c.json(present(cancelled, null));
+    return c.json(present(cancelled, null), 200);
   });
 
   return app;

@@ -8,9 +8,12 @@
  * durable first, survive a restart, and be readable by a worker on another machine; the database
  * already is all three, while a local folder is none of the last. The blob is deleted once the
  * provider has the file.
+ *
+ * Caregivers and family upload to their circle; every member sees its documents. The route is
+ * mounted before the API's JSON body limit: it takes multipart bodies up to DOCUMENT_MAX_BYTES.
  */
 import { createHash, randomUUID } from 'node:crypto';
-import { Hono } from 'hono';
+import { createRoute, z } from '@hono/zod-openapi';
 import { bodyLimit } from 'hono/body-limit';
 import { fileTypeFromBuffer } from 'file-type';
 import { config } from '../../shared/config.ts';
@@ -18,13 +21,73 @@ import type { Document } from '../../shared/db.ts';
 import { documentWorkflowId } from '../../shared/ids.ts';
 import { CareCircleId } from '../../shared/search-attributes.ts';
 import { PRIORITY, TASK_QUEUES } from '../../shared/task-queues.ts';
+import { authorize } from '../access.ts';
 import type { ApiDeps } from '../deps.ts';
-import { notFound, ProblemError, problemResponse, unavailable, validationFailed } from '../problem.ts';
+import { createRouter, jsonResponse, problems, uuidParams, type Router } from '../openapi.ts';
+import { notFound, ProblemError, problemResponse, unavailable, validationFailed, type FieldError } from '../problem.ts';
 import { isUuid } from '../validation.ts';
 import { startWorkflow } from '../workflow-calls.ts';
 
 /** Room for the multipart envelope and the other fields around the file. */
 const MULTIPART_OVERHEAD_BYTES = 64 * 1024;
+
+const DocumentSchema = z
+  .object({
+    id: z.uuid(),
+    careCircleId: z.uuid(),
+    filename: z.string(),
+    contentType: z.string().openapi({ description: 'What the bytes are (not what the upload declared)' }),
+    sizeBytes: z.number().int(),
+    sha256: z.string(),
+    status: z.enum(['pending', 'uploading', 'uploaded', 'failed']),
+    progress: z.number().min(0).max(1).openapi({ description: 'Share of the bytes the store has acknowledged' }),
+    url: z.string().optional().openapi({ description: 'Once uploaded' }),
+    error: z.string().optional().openapi({ description: 'Why the last attempt failed, until it is uploaded' }),
+    attempts: z.number().int(),
+    workflowId: z.string(),
+    createdAt: z.iso.datetime(),
+    uploadedAt: z.iso.datetime().nullable(),
+  })
+  .openapi('Document');
+
+const AcceptedDocumentSchema = z
+  .object({ id: z.uuid(), workflowId: z.string(), status: z.literal('pending') })
+  .openapi('AcceptedDocument');
+
+const tags = ['Documents'];
+
+/**
+ * The body is multipart, read by the handler itself (its own size limit and messages), so the
+ * spec describes it with a plain JSON Schema: a zod schema here would make the router parse it.
+ */
+const uploadBody = {
+  required: true,
+  description:
+    'The file (at most DOCUMENT_MAX_BYTES, default 20 MiB) and the care circle it belongs to. What the ' +
+    'bytes are decides the type, not the declared one: DOCUMENT_ALLOWED_TYPES, by default PDF, JPEG, ' +
+    'PNG, WebP, HEIC and UTF-8 plain text.',
+  content: {
+    'multipart/form-data': {
+      schema: {
+        type: 'object' as const,
+        properties: {
+          careCircleId: { type: 'string' as const, format: 'uuid' },
+          file: { type: 'string' as const, contentMediaType: 'application/octet-stream' },
+        },
+        required: ['careCircleId', 'file'],
+      },
+    },
+  },
+};
+
+const getDocument = createRoute({
+  method: 'get',
+  path: '/{id}',
+  tags,
+  summary: "A document: its upload's progress and, once uploaded, its URL",
+  request: { params: uuidParams('id') },
+  responses: { 200: jsonResponse(DocumentSchema, 'The document'), ...problems(404) },
+});
 
 function present(d: Document) {
   return {
@@ -65,8 +128,8 @@ function cleanFilename(name: string): string {
   return (cleaned || 'document').slice(0, 200);
 }
 
-export function documentRoutes({ prisma, temporal }: ApiDeps): Hono {
-  const app = new Hono();
+export function documentRoutes({ prisma, temporal }: ApiDeps): Router {
+  const app = createRouter();
   const cfg = config();
   const tooLarge = () =>
     new ProblemError(
@@ -76,90 +139,101 @@ export function documentRoutes({ prisma, temporal }: ApiDeps): Hono {
       `Documents are limited to ${cfg.DOCUMENT_MAX_BYTES} bytes`,
     );
 
-  app.post(
-    '/',
-    bodyLimit({
-      maxSize: cfg.DOCUMENT_MAX_BYTES + MULTIPART_OVERHEAD_BYTES,
-      onError: (c) => problemResponse(c, tooLarge()),
-    }),
-    async (c) => {
-      if (!/^multipart\/form-data\b/i.test(c.req.header('content-type') ?? '')) {
-        throw new ProblemError(
-          415,
-          'unsupported-media-type',
-          'Unsupported media type',
-          'Send the document as multipart/form-data with the fields file and careCircleId',
-        );
-      }
-      let form: Record<string, string | File | (string | File)[]>;
-      try {
-        form = await c.req.parseBody({ all: true });
-      } catch (err) {
-        if (err instanceof ProblemError) throw err;
-        throw new ProblemError(400, 'malformed-body', 'Malformed body', 'The multipart body could not be read');
-      }
-      const file = form.file;
-      const careCircleId = form.careCircleId;
-      const errors = [];
-      if (!(file instanceof File)) errors.push({ path: 'file', message: 'is required (one file)' });
-      else if (file.size === 0) errors.push({ path: 'file', message: 'must not be empty' });
-      if (typeof careCircleId !== 'string' || !isUuid(careCircleId)) {
-        errors.push({ path: 'careCircleId', message: 'must be a UUID' });
-      }
-      if (errors.length > 0 || !(file instanceof File) || typeof careCircleId !== 'string')
-        throw validationFailed(errors);
-      if (file.size > cfg.DOCUMENT_MAX_BYTES) throw tooLarge();
-
-      const bytes = new Uint8Array(await file.arrayBuffer());
-      const contentType = await detectType(bytes, file.type);
-      if (!contentType || !cfg.DOCUMENT_ALLOWED_TYPES.includes(contentType)) {
-        throw new ProblemError(
-          415,
-          'unsupported-document-type',
-          'Unsupported document type',
-          `The file is ${contentType ?? 'of an unknown type'}; accepted: ${cfg.DOCUMENT_ALLOWED_TYPES.join(', ')}`,
-        );
-      }
-      const circle = await prisma.careCircle.findUnique({ where: { id: careCircleId } });
-      if (!circle) throw notFound('Care circle', careCircleId);
-
-      const id = randomUUID();
-      const workflowId = documentWorkflowId(id);
-      // The bytes are durable (one transaction with the row) before the answer goes out.
-      await prisma.document.create({
-        data: {
-          id,
-          careCircleId: circle.id,
-          filename: cleanFilename(file.name),
-          contentType,
-          sizeBytes: bytes.length,
-          sha256: createHash('sha256').update(bytes).digest('hex'),
-          workflowId,
-          blob: { create: { data: bytes } },
-        },
-      });
-      try {
-        await startWorkflow(temporal, {
-          workflowId,
-          workflowType: 'documentUploadWorkflow',
-          taskQueue: TASK_QUEUES.documents,
-          args: [{ documentId: id }],
-          typedSearchAttributes: [{ key: CareCircleId, value: circle.id }],
-          priority: { priorityKey: PRIORITY.low },
-        });
-      } catch (err) {
-        await prisma.document.delete({ where: { id } });
-        throw unavailable(`Could not start the upload workflow: ${(err as Error).message}`);
-      }
-      return c.json({ id, workflowId, status: 'pending' }, 202);
+  const uploadDocument = createRoute({
+    method: 'post',
+    path: '/',
+    tags,
+    summary: 'Upload a document to a care circle (caregivers, family); the store gets it in the background',
+    middleware: [
+      bodyLimit({
+        maxSize: cfg.DOCUMENT_MAX_BYTES + MULTIPART_OVERHEAD_BYTES,
+        onError: (c) => problemResponse(c, tooLarge()),
+      }),
+    ],
+    request: { body: uploadBody },
+    responses: {
+      202: jsonResponse(AcceptedDocumentSchema, 'Stored; its upload workflow is running'),
+      ...problems(400, 403, 404, 413, 415),
     },
-  );
+  });
 
-  app.get('/:id', async (c) => {
-    const id = c.req.param('id');
+  app.openapi(uploadDocument, async (c) => {
+    if (!/^multipart\/form-data\b/i.test(c.req.header('content-type') ?? '')) {
+      throw new ProblemError(
+        415,
+        'unsupported-media-type',
+        'Unsupported media type',
+        'Send the document as multipart/form-data with the fields file and careCircleId',
+      );
+    }
+    let form: Record<string, string | File | (string | File)[]>;
+    try {
+      form = await c.req.parseBody({ all: true });
+    } catch (err) {
+      if (err instanceof ProblemError) throw err;
+      throw new ProblemError(400, 'malformed-body', 'Malformed body', 'The multipart body could not be read');
+    }
+    const file = form.file;
+    const careCircleId = form.careCircleId;
+    const errors: FieldError[] = [];
+    if (!(file instanceof File)) errors.push({ path: 'file', message: 'is required (one file)' });
+    else if (file.size === 0) errors.push({ path: 'file', message: 'must not be empty' });
+    if (typeof careCircleId !== 'string' || !isUuid(careCircleId)) {
+      errors.push({ path: 'careCircleId', message: 'must be a UUID' });
+    }
+    if (errors.length > 0 || !(file instanceof File) || typeof careCircleId !== 'string')
+      throw validationFailed(errors);
+    if (file.size > cfg.DOCUMENT_MAX_BYTES) throw tooLarge();
+    // Before the content is sniffed: a non-member learns nothing about the circle, not even "wrong type".
+    await authorize(c, prisma, careCircleId, 'uploadDocuments');
+
+    const bytes = new Uint8Array(await file.arrayBuffer());
+    const contentType = await detectType(bytes, file.type);
+    if (!contentType || !cfg.DOCUMENT_ALLOWED_TYPES.includes(contentType)) {
+      throw new ProblemError(
+        415,
+        'unsupported-document-type',
+        'Unsupported document type',
+        `The file is ${contentType ?? 'of an unknown type'}; accepted: ${cfg.DOCUMENT_ALLOWED_TYPES.join(', ')}`,
+      );
+    }
+    const id = randomUUID();
+    const workflowId = documentWorkflowId(id);
+    // The bytes are durable (one transaction with the row) before the answer goes out.
+    await prisma.document.create({
+      data: {
+        id,
+        careCircleId,
+        filename: cleanFilename(file.name),
+        contentType,
+        sizeBytes: bytes.length,
+        sha256: createHash('sha256').update(bytes).digest('hex'),
+        workflowId,
+        blob: { create: { data: bytes } },
+      },
+    });
+    try {
+      await startWorkflow(temporal, {
+        workflowId,
+        workflowType: 'documentUploadWorkflow',
+        taskQueue: TASK_QUEUES.documents,
+        args: [{ documentId: id }],
+        typedSearchAttributes: [{ key: CareCircleId, value: careCircleId }],
+        priority: { priorityKey: PRIORITY.low },
+      });
+    } catch (err) {
+      await prisma.document.delete({ where: { id } });
+      throw unavailable('Could not start the upload workflow; nothing was stored, retry shortly', err);
+    }
+    return c.json({ id, workflowId, status: 'pending' as const }, 202);
+  });
+
+  app.openapi(getDocument, async (c) => {
+    const { id } = c.req.valid('param');
     const document = isUuid(id) ? await prisma.document.findUnique({ where: { id } }) : null;
     if (!document) throw notFound('Document', id);
-    return c.json(present(document));
+    await authorize(c, prisma, document.careCircleId, 'view', { kind: 'Document', id });
+    return c.json(present(document), 200);
   });
 
   return app;

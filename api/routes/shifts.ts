@@ -2,23 +2,125 @@
  * Caregiver shifts: POST creates the row and starts workflow `shift:<id>`; PATCH assigns,
  * reassigns, unassigns or swaps assignees with another shift, writing the rows and handing each
  * running workflow its new snapshot as an Update inside one transaction (a swap changes both or
- * neither); DELETE cancels.
+ * neither); DELETE cancels. Caregivers manage shifts; every member of the circle sees them.
  */
 import { randomUUID } from 'node:crypto';
-import { Hono } from 'hono';
+import { createRoute, z } from '@hono/zod-openapi';
 import { WorkflowNotFoundError } from '@temporalio/client';
+import type { Context } from 'hono';
 import { shiftSnapshot, shiftWorkflowStart } from '../../activities/shifts.ts';
 import { config } from '../../shared/config.ts';
 import type { PrismaClient, Shift } from '../../shared/db.ts';
 import { shiftWorkflowId } from '../../shared/ids.ts';
 import { shiftChangedUpdate, type ShiftReminderStatus } from '../../workflows/shift-messages.ts';
+import { authorize } from '../access.ts';
 import type { ApiDeps } from '../deps.ts';
+import { createRouter, jsonBody, jsonResponse, problems, uuidParams, type AppEnv, type Router } from '../openapi.ts';
+import { afterCursor, decodeCursor, pageSchema, toPage } from '../pagination.ts';
 import { notFound, ProblemError, unavailable, validationFailed, type FieldError } from '../problem.ts';
-import { createShiftBody, updateShiftBody } from '../scheduling-schemas.ts';
-import { isUuid, readJson } from '../validation.ts';
+import { circleListQuery, createShiftBody, updateShiftBody } from '../scheduling-schemas.ts';
+import { isUuid } from '../validation.ts';
 import { startWorkflow, updateWorkflow } from '../workflow-calls.ts';
 
-function present(s: Shift, workflow: ShiftReminderStatus | null) {
+const ShiftSummarySchema = z
+  .object({
+    id: z.uuid(),
+    careCircleId: z.uuid(),
+    title: z.string().nullable(),
+    startsAt: z.iso.datetime(),
+    endsAt: z.iso.datetime(),
+    assigneeId: z.uuid().nullable().openapi({ description: 'The member taking the shift; null while unassigned' }),
+    reminderLeadMinutes: z.number().int(),
+    unassignedAlertMinutes: z.number().int(),
+    status: z.enum(['scheduled', 'cancelled', 'completed']),
+    version: z.number().int().openapi({ description: 'Bumped by every change (assign, reassign, swap)' }),
+    workflowId: z.string(),
+    createdAt: z.iso.datetime(),
+    updatedAt: z.iso.datetime(),
+  })
+  .openapi('ShiftSummary');
+
+const ShiftSchema = ShiftSummarySchema.extend({
+  next: z
+    .object({
+      action: z.enum(['remind_assignee', 'alert_circle', 'start', 'end']),
+      at: z.iso.datetime(),
+    })
+    .nullable()
+    .openapi({ description: "What the shift's workflow does next, and when; null when unknown or over" }),
+  remindedAssignees: z.array(z.uuid()).openapi({ description: 'Assignees reminded so far' }),
+}).openapi('Shift');
+
+const ShiftChangeSchema = ShiftSchema.extend({
+  swappedWith: z
+    .object({ id: z.uuid(), assigneeId: z.uuid().nullable() })
+    .optional()
+    .openapi({ description: 'After a swap: the other shift and its new assignee' }),
+}).openapi('ShiftChange');
+
+const CreatedShiftSchema = z.object({ id: z.uuid(), workflowId: z.string() }).openapi('CreatedShift');
+
+const tags = ['Shifts'];
+const params = uuidParams('id');
+
+const createShift = createRoute({
+  method: 'post',
+  path: '/',
+  tags,
+  summary: 'Create a caregiver shift and start its reminders (caregivers)',
+  request: { body: jsonBody(createShiftBody) },
+  responses: {
+    201: jsonResponse(CreatedShiftSchema, 'Created; its workflow is running'),
+    ...problems(400, 403, 404, 409, 413, 415, 422),
+  },
+});
+
+const listShifts = createRoute({
+  method: 'get',
+  path: '/',
+  tags,
+  summary: "A care circle's shifts, by start time (earliest first, then id)",
+  request: { query: circleListQuery },
+  responses: {
+    200: jsonResponse(pageSchema(ShiftSummarySchema, 'ShiftPage'), 'A page of shifts'),
+    ...problems(400, 404),
+  },
+});
+
+const getShift = createRoute({
+  method: 'get',
+  path: '/{id}',
+  tags,
+  summary: 'A shift, with what its workflow does next',
+  request: { params },
+  responses: { 200: jsonResponse(ShiftSchema, 'The shift'), ...problems(404) },
+});
+
+const updateShift = createRoute({
+  method: 'patch',
+  path: '/{id}',
+  tags,
+  summary: 'Assign, reassign or unassign a shift, or swap assignees with another shift (caregivers)',
+  request: { params, body: jsonBody(updateShiftBody) },
+  responses: {
+    200: jsonResponse(ShiftChangeSchema, 'Changed; the running workflows have taken the change'),
+    ...problems(400, 403, 404, 409, 413, 415),
+  },
+});
+
+const cancelShift = createRoute({
+  method: 'delete',
+  path: '/{id}',
+  tags,
+  summary: 'Cancel a shift and its reminders (caregivers)',
+  request: { params },
+  responses: {
+    200: jsonResponse(ShiftSchema, 'Cancelled (again, if it already was)'),
+    ...problems(403, 404, 409),
+  },
+});
+
+function summary(s: Shift) {
   return {
     id: s.id,
     careCircleId: s.careCircleId,
@@ -31,11 +133,13 @@ function present(s: Shift, workflow: ShiftReminderStatus | null) {
     status: s.status,
     version: s.version,
     workflowId: s.workflowId,
-    next: workflow?.next ?? null,
-    remindedAssignees: workflow?.remindedAssignees ?? [],
     createdAt: s.createdAt.toISOString(),
     updatedAt: s.updatedAt.toISOString(),
   };
+}
+
+function present(s: Shift, workflow: ShiftReminderStatus | null) {
+  return { ...summary(s), next: workflow?.next ?? null, remindedAssignees: workflow?.remindedAssignees ?? [] };
 }
 
 /** Who may take a shift: a caregiver or family member of the same circle. */
@@ -58,22 +162,24 @@ function assertChangeable(shift: Shift, what = 'The shift'): void {
   if (shift.endsAt.getTime() <= Date.now()) throw new ProblemError(409, 'conflict', 'Conflict', `${what} is over`);
 }
 
-export function shiftRoutes({ prisma, temporal }: ApiDeps): Hono {
-  const app = new Hono();
+export function shiftRoutes({ prisma, temporal }: ApiDeps): Router {
+  const app = createRouter();
 
-  async function load(id: string): Promise<Shift> {
+  /** The shift, if the caller's role in its circle allows `action`; 404 to non-members. */
+  async function load(c: Context<AppEnv>, id: string, action: 'view' | 'manageCare'): Promise<Shift> {
     const shift = isUuid(id) ? await prisma.shift.findUnique({ where: { id } }) : null;
     if (!shift) throw notFound('Shift', id);
+    await authorize(c, prisma, shift.careCircleId, action, { kind: 'Shift', id });
     return shift;
   }
 
-  app.post('/', async (c) => {
-    const body = await readJson(c, createShiftBody);
-    const circle = await prisma.careCircle.findUnique({ where: { id: body.careCircleId } });
-    if (!circle) throw notFound('Care circle', body.careCircleId);
+  app.openapi(createShift, async (c) => {
+    const body = c.req.valid('json');
+    const careCircleId = body.careCircleId;
+    await authorize(c, prisma, careCircleId, 'manageCare');
     const errors: FieldError[] = [];
     if (Date.parse(body.startsAt) <= Date.now()) errors.push({ path: 'startsAt', message: 'must be in the future' });
-    if (body.assigneeId) errors.push(...(await checkAssignee(prisma, circle.id, body.assigneeId)));
+    if (body.assigneeId) errors.push(...(await checkAssignee(prisma, careCircleId, body.assigneeId)));
     if (errors.length > 0) throw validationFailed(errors);
 
     const cfg = config();
@@ -81,7 +187,7 @@ export function shiftRoutes({ prisma, temporal }: ApiDeps): Hono {
     const shift = await prisma.shift.create({
       data: {
         id,
-        careCircleId: circle.id,
+        careCircleId,
         title: body.title ?? null,
         startsAt: new Date(body.startsAt),
         endsAt: new Date(body.endsAt),
@@ -95,13 +201,25 @@ export function shiftRoutes({ prisma, temporal }: ApiDeps): Hono {
       await startWorkflow(temporal, shiftWorkflowStart(shift));
     } catch (err) {
       await prisma.shift.delete({ where: { id } });
-      throw unavailable(`Could not start the shift workflow: ${(err as Error).message}`);
+      throw unavailable('Could not start the shift workflow; nothing was created, retry shortly', err);
     }
     return c.json({ id, workflowId: shift.workflowId }, 201);
   });
 
-  app.get('/:id', async (c) => {
-    const shift = await load(c.req.param('id'));
+  app.openapi(listShifts, async (c) => {
+    const { careCircleId, limit, cursor } = c.req.valid('query');
+    await authorize(c, prisma, careCircleId, 'view');
+    const rows = await prisma.shift.findMany({
+      where: { careCircleId, ...afterCursor('startsAt', 'asc', decodeCursor(cursor)) },
+      orderBy: [{ startsAt: 'asc' }, { id: 'asc' }],
+      take: limit + 1,
+    });
+    const page = toPage(rows, limit, (s) => s.startsAt);
+    return c.json({ items: page.items.map(summary), nextCursor: page.nextCursor }, 200);
+  });
+
+  app.openapi(getShift, async (c) => {
+    const shift = await load(c, c.req.valid('param').id, 'view');
     let workflow: ShiftReminderStatus | null = null;
     if (shift.status === 'scheduled') {
       try {
@@ -110,12 +228,12 @@ export function shiftRoutes({ prisma, temporal }: ApiDeps): Hono {
         // The workflow's view is a nicety; the shift itself is still worth returning.
       }
     }
-    return c.json(present(shift, workflow));
+    return c.json(present(shift, workflow), 200);
   });
 
-  app.patch('/:id', async (c) => {
-    const body = await readJson(c, updateShiftBody);
-    const shift = await load(c.req.param('id'));
+  app.openapi(updateShift, async (c) => {
+    const body = c.req.valid('json');
+    const shift = await load(c, c.req.valid('param').id, 'manageCare');
     assertChangeable(shift);
 
     if (body.swapWithShiftId !== undefined) {
@@ -149,10 +267,13 @@ export function shiftRoutes({ prisma, temporal }: ApiDeps): Hono {
         },
         { timeout: 15_000 },
       );
-      return c.json({
-        ...present(swapped.first, swapped.workflow),
-        swappedWith: { id: swapped.second.id, assigneeId: swapped.second.assigneeId },
-      });
+      return c.json(
+        {
+          ...present(swapped.first, swapped.workflow),
+          swappedWith: { id: swapped.second.id, assigneeId: swapped.second.assigneeId },
+        },
+        200,
+      );
     }
 
     const assigneeId = body.assigneeId ?? null;
@@ -173,11 +294,11 @@ export function shiftRoutes({ prisma, temporal }: ApiDeps): Hono {
       },
       { timeout: 15_000 },
     );
-    return c.json(present(updated, workflow));
+    return c.json(present(updated, workflow), 200);
   });
 
-  app.delete('/:id', async (c) => {
-    const shift = await load(c.req.param('id'));
+  app.openapi(cancelShift, async (c) => {
+    const shift = await load(c, c.req.valid('param').id, 'manageCare');
     if (shift.status === 'completed') throw new ProblemError(409, 'conflict', 'Conflict', 'The shift is over');
     const cancelled = await prisma.shift.update({
       where: { id: shift.id },
@@ -187,12 +308,10 @@ export function shiftRoutes({ prisma, temporal }: ApiDeps): Hono {
       await temporal.workflow.getHandle(shift.workflowId).cancel();
     } catch (err) {
       if (!(err instanceof WorkflowNotFoundError)) {
-        throw unavailable(
-          `Shift cancelled, but its workflow could not be stopped yet; retry the request: ${(err as Error).message}`,
-        );
+        throw unavailable('Shift cancelled, but its workflow could not be stopped yet; retry the request', err);
       }
     }
-    return c.json(present(cancelled, null));
+    return c.json(present(cancelled, null), 200);
   });
 
   return app;
