@@ -6,6 +6,7 @@
  */
 import dns from 'node:dns/promises';
 import net from 'node:net';
+import { z } from '@hono/zod-openapi';
 import type { Client } from '@temporalio/client';
 // A default import: Node's ESM loader sees no named exports in this CommonJS package.
 import protos from '@temporalio/proto';
@@ -33,36 +34,94 @@ const TASK_TYPES = [
 ] as const;
 type TaskType = (typeof TASK_TYPES)[number][0];
 
-export interface QueueTypeStats {
-  /** Tasks waiting (the server's approximate count; converges, may briefly count expired tasks). */
-  backlog: number;
-  /** Age of the oldest waiting task, in seconds (0 when nothing waits). */
-  backlogAgeSeconds: number;
-  addRatePerSecond: number;
-  dispatchRatePerSecond: number;
-  /** Pollers the server saw recently: each worker process polls with several. */
-  pollers: number;
-  workerIdentities: string[];
-}
+export const SourceErrorSchema = z
+  .object({ error: z.string() })
+  .openapi('SourceError', { description: 'This source did not answer; the rest of the report is still served' });
 
-export interface TaskQueueStatus {
-  name: string;
-  workflow: QueueTypeStats | { error: string };
-  activity: QueueTypeStats | { error: string };
-}
+export const QueueTypeStatsSchema = z
+  .object({
+    backlog: z.number().int().openapi({
+      description: "Tasks waiting (the server's approximate count; converges, may briefly count expired tasks)",
+    }),
+    backlogAgeSeconds: z
+      .number()
+      .openapi({ description: 'Age of the oldest waiting task, in seconds (0 when nothing waits)' }),
+    addRatePerSecond: z.number(),
+    dispatchRatePerSecond: z.number(),
+    pollers: z
+      .number()
+      .int()
+      .openapi({ description: 'Pollers the server saw recently: each worker process polls with several' }),
+    workerIdentities: z.array(z.string()),
+  })
+  .openapi('QueueTypeStats');
+export type QueueTypeStats = z.infer<typeof QueueTypeStatsSchema>;
 
-export interface DeadLetterSummary {
-  open: number;
-  oldestOpenAt: string | null;
-  byKind: { kind: string; channel: string | null; count: number }[];
-}
+export const TaskQueueStatusSchema = z
+  .object({
+    name: z.string(),
+    workflow: z.union([QueueTypeStatsSchema, SourceErrorSchema]),
+    activity: z.union([QueueTypeStatsSchema, SourceErrorSchema]),
+  })
+  .openapi('TaskQueueStatus');
+export type TaskQueueStatus = z.infer<typeof TaskQueueStatusSchema>;
 
-export interface WorkerReport {
-  url: string;
-  reachable: boolean;
-  error?: string;
-  status?: WorkerStatus;
-}
+export const DeadLetterSummarySchema = z
+  .object({
+    open: z.number().int(),
+    oldestOpenAt: z.iso.datetime().nullable(),
+    byKind: z.array(z.object({ kind: z.string(), channel: z.string().nullable(), count: z.number().int() })),
+  })
+  .openapi('DeadLetterSummary');
+export type DeadLetterSummary = z.infer<typeof DeadLetterSummarySchema>;
+
+export const NotificationRatesSchema = z
+  .object({
+    windowMinutes: z.number().int(),
+    sent: z.number().int(),
+    sentPerMinute: z.number(),
+    deadLettered: z.number().int(),
+    failureRatio: z
+      .number()
+      .openapi({ description: 'Deliveries that failed for good, out of those finished in the window' }),
+    pendingOverdue: z
+      .number()
+      .int()
+      .openapi({ description: 'Still pending after the time-in-queue threshold: stuck or starved deliveries' }),
+  })
+  .openapi('NotificationRates');
+
+const circuitState = z.enum(CIRCUIT_STATES);
+
+/** What a worker's /status says (workers/process.ts). */
+export const WorkerStatusSchema = z
+  .object({
+    status: z.enum(['ok', 'failed']),
+    ready: z.boolean(),
+    draining: z.boolean(),
+    workers: z.array(z.object({ taskQueue: z.string(), state: z.string() })),
+    namespace: z.string(),
+    inFlightActivities: z.number().int(),
+    shutdownGraceMs: z.number(),
+    memory: z.object({ rssBytes: z.number(), heapUsedBytes: z.number(), heapTotalBytes: z.number() }),
+    circuits: z.record(z.string(), z.object({ state: circuitState, since: z.iso.datetime() })),
+    pid: z.number().int(),
+    uptimeSeconds: z.number(),
+  })
+  .openapi('WorkerStatus');
+
+export const WorkerReportSchema = z
+  .object({
+    url: z.string(),
+    reachable: z.boolean(),
+    error: z.string().optional(),
+    status: WorkerStatusSchema.optional(),
+  })
+  .openapi('WorkerReport');
+export type WorkerReport = z.infer<typeof WorkerReportSchema>;
+
+/** Worst breaker state per provider across workers. */
+export const CircuitsSchema = z.record(z.string(), circuitState).openapi('Circuits');
 
 export interface OpsOptions {
   taskQueues: string[];
@@ -138,7 +197,10 @@ export async function deadLetterSummary(prisma: PrismaClient): Promise<DeadLette
 }
 
 /** Deliveries in the last `windowMinutes`: the processing rate and the final-failure ratio. */
-export async function notificationRates(prisma: PrismaClient, windowMinutes = 15) {
+export async function notificationRates(
+  prisma: PrismaClient,
+  windowMinutes = 15,
+): Promise<z.infer<typeof NotificationRatesSchema>> {
   const since = new Date(Date.now() - windowMinutes * 60_000);
   const overdue = new Date(Date.now() - ALERT_THRESHOLDS.backlogAgeSeconds * 1000);
   const [sent, deadLettered, pendingOverdue] = await Promise.all([
@@ -152,9 +214,7 @@ export async function notificationRates(prisma: PrismaClient, windowMinutes = 15
     sent,
     sentPerMinute: Math.round((sent / windowMinutes) * 100) / 100,
     deadLettered,
-    /** Deliveries that failed for good, out of those finished in the window. */
     failureRatio: finished === 0 ? 0 : Math.round((deadLettered / finished) * 10_000) / 10_000,
-    /** Still pending after the time-in-queue threshold: stuck or starved deliveries. */
     pendingOverdue,
   };
 }
@@ -202,7 +262,7 @@ export async function workerReports(urls: string[]): Promise<WorkerReport[]> {
 }
 
 /** Worst state per provider across workers: one open breaker is what an operator needs to see. */
-export function worstCircuits(reports: WorkerReport[]): Record<string, CircuitStateName> {
+export function worstCircuits(reports: WorkerReport[]): z.infer<typeof CircuitsSchema> {
   const severity: Record<CircuitStateName, number> = { closed: 0, half_open: 1, isolated: 2, open: 3 };
   const out: Record<string, CircuitStateName> = {};
   for (const r of reports) {

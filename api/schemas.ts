@@ -1,6 +1,7 @@
 /** Request bodies and queries, validated at the edge with precise messages. */
 import { z } from 'zod';
 import { label as name, timezone } from './fields.ts';
+import { pageQuery } from './pagination.ts';
 
 /** A login's subject (the `sub` of its tokens). */
 export const userId = z.string().trim().min(1, 'must not be empty').max(200, 'must be at most 200 characters');
@@ -39,4 +40,8 @@ export const createMemberBody = z.strictObject({
     .optional(),
 });
 
-export const notificationsQuery = z.object({ recipientId: z.uuid('must be a UUID') });
+/** GET /v1/notifications: whose, and which page. */
+export const notificationsQuery = z.object({
+  recipientId: z.uuid('must be a UUID').describe('The member whose notifications to list'),
+  ...pageQuery,
+});

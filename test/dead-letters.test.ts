@@ -2,7 +2,7 @@
  * Dead letters end to end on the time-skipping server with the real activities, PostgreSQL and the
  * real Resend SDK against the fake provider server: a delivery that fails for good becomes a dead
  * letter and the batch carries on; the operator API lists, counts, inspects, retries (a workflow on
- * the dead-letters queue re-runs the delivery, once) and discards.
+ * the dead-letters queue re-runs the delivery, once) and discards, for operators only.
  */
 import { fileURLToPath } from 'node:url';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
@@ -18,6 +18,7 @@ import { taskQueueSettings, TASK_QUEUES, type Workload } from '../shared/task-qu
 import { buildWorkers, workflowsPath } from '../workers/build.ts';
 import { createTestDatabase, seedPatientWithMedication, type TestDatabase } from './helpers/database.ts';
 import { startFakeProviders, type FakeProviders } from './fakes/provider-server.ts';
+import { asUser, testTokens, type UserClient } from './helpers/api-auth.ts';
 import { createTimeSkippingEnv } from './helpers/temporal-env.ts';
 
 const testWorkflows = fileURLToPath(new URL('./workflows/delivery.ts', import.meta.url));
@@ -28,6 +29,8 @@ let db: TestDatabase;
 let fake: FakeProviders;
 let workers: Worker[];
 let app: ReturnType<typeof createApp>;
+/** An operator (the operator role), who may use the dead-letter API. */
+let ops: UserClient;
 let running: Promise<unknown>;
 let seeded: Awaited<ReturnType<typeof seedPatientWithMedication>>;
 
@@ -64,7 +67,14 @@ beforeAll(async () => {
     })),
   ];
   running = Promise.all(workers.map((w) => w.run()));
-  app = createApp({ prisma: db.prisma, temporal: env.client, taskQueue: 'unused', devOutbox: false });
+  app = createApp({
+    prisma: db.prisma,
+    temporal: env.client,
+    taskQueue: 'unused',
+    devOutbox: false,
+    tokens: testTokens(),
+  });
+  ops = await asUser(app, 'ops-1', { operator: true });
 }, 180_000);
 
 afterAll(async () => {
@@ -110,7 +120,7 @@ async function deliverBatch(keys: string[]) {
   return { handle, outcomes: (await handle.result()) as { dedupeKey: string; status: string }[] };
 }
 
-const post = (path: string) => app.request(path, { method: 'POST' });
+const post = (path: string) => ops.request(path, { method: 'POST' });
 const json = async <T = Record<string, unknown>>(res: Response | Promise<Response>): Promise<T> =>
   (await (await res).json()) as T;
 type Page = { items: { id: string }[]; nextCursor: string | null };
@@ -152,15 +162,15 @@ describe('the operator API', () => {
 
   it('lists, counts and inspects open dead letters', async () => {
     const id = await deadLetterFor();
-    const list = await json<Page>(app.request('/v1/dead-letters?status=open'));
+    const list = await json<Page>(ops.get('/v1/dead-letters?status=open'));
     expect(list.items.map((d: { id: string }) => d.id)).toEqual([id]);
     expect(list.nextCursor).toBeNull();
-    expect(await json(app.request('/v1/dead-letters/count'))).toEqual({
+    expect(await json(ops.get('/v1/dead-letters/count'))).toEqual({
       open: 1,
       retrying: 0,
       openByKind: { dose_reminder: 1 },
     });
-    expect(await json(app.request(`/v1/dead-letters/${id}`))).toMatchObject({
+    expect(await json(ops.get(`/v1/dead-letters/${id}`))).toMatchObject({
       id,
       status: 'open',
       channel: 'email',
@@ -224,7 +234,7 @@ describe('the operator API', () => {
     const res = await post(`/v1/dead-letters/${id}/discard`);
     expect(res.status).toBe(200);
     expect((await json(res)).status).toBe('discarded');
-    expect((await json(app.request('/v1/dead-letters/count'))).open).toBe(0);
+    expect((await json(ops.get('/v1/dead-letters/count'))).open).toBe(0);
     expect((await post(`/v1/dead-letters/${id}/retry`)).status).toBe(409);
   });
 
@@ -251,7 +261,7 @@ describe('the operator API', () => {
     let pages = 0;
     do {
       const query: string = cursor ? `&cursor=${cursor}` : '';
-      const page: Page = await json<Page>(app.request(`/v1/dead-letters?limit=2${query}`));
+      const page: Page = await json<Page>(ops.get(`/v1/dead-letters?limit=2${query}`));
       seen.push(...page.items.map((d) => d.id));
       cursor = page.nextCursor;
       pages++;
@@ -279,10 +289,54 @@ describe('the operator API', () => {
     expect((await db.prisma.deadLetter.findUniqueOrThrow({ where: { id: row.id } })).status).toBe('open');
   });
 
-  it('answers 400 for a bad cursor or status and 404 for an unknown id', async () => {
-    expect((await app.request('/v1/dead-letters?cursor=nonsense')).status).toBe(400);
-    expect((await app.request('/v1/dead-letters?status=lost')).status).toBe(400);
-    expect((await app.request('/v1/dead-letters/00000000-0000-4000-8000-000000000000')).status).toBe(404);
+  it('answers 400 for a bad cursor, status or limit and 404 for an unknown id', async () => {
+    const badCursor = await ops.get('/v1/dead-letters?cursor=nonsense');
+    expect(badCursor.status).toBe(400);
+    expect((await json(badCursor)).type).toBe('urn:carecircle:problem:invalid-cursor');
+    expect((await ops.get('/v1/dead-letters?status=lost')).status).toBe(400);
+    expect((await ops.get('/v1/dead-letters?limit=101')).status).toBe(400);
+    expect((await ops.get('/v1/dead-letters/00000000-0000-4000-8000-000000000000')).status).toBe(404);
     expect((await post('/v1/dead-letters/not-a-uuid/retry')).status).toBe(404);
+  });
+});
+
+describe('who may use it', () => {
+  it('refuses a signed-in user without the operator role (403), and changes nothing', async () => {
+    const key = await pendingNotification('email');
+    fake.resend.failNext(400);
+    await deliverBatch([key]);
+    const before = await db.prisma.deadLetter.findFirstOrThrow({ where: { dedupeKey: key } });
+    // A caregiver of a real circle is still not an operator.
+    const carol = await asUser(app, 'carol');
+    expect((await carol.post('/v1/care-circles', { name: 'Carol family' })).status).toBe(201);
+
+    for (const res of [
+      await carol.get('/v1/dead-letters'),
+      await carol.get('/v1/dead-letters?status=open'),
+      await carol.get('/v1/dead-letters/count'),
+      await carol.get(`/v1/dead-letters/${before.id}`),
+      await carol.request(`/v1/dead-letters/${before.id}/retry`, { method: 'POST' }),
+      await carol.request(`/v1/dead-letters/${before.id}/discard`, { method: 'POST' }),
+    ]) {
+      expect(res.status).toBe(403);
+      expect(res.headers.get('content-type')).toContain('application/problem+json');
+      const problem = await json(res);
+      expect(problem.type).toBe('urn:carecircle:problem:forbidden');
+      expect(JSON.stringify(problem)).not.toContain(before.id);
+    }
+    // Checked before anything else: even an invalid query is refused, not validated.
+    expect((await carol.get('/v1/dead-letters?status=lost')).status).toBe(403);
+
+    const after = await db.prisma.deadLetter.findUniqueOrThrow({ where: { id: before.id } });
+    expect(after).toEqual(before);
+    expect(after).toMatchObject({ status: 'open', retryCount: 0, retryWorkflowId: null });
+    expect(fake.resend.sent).toHaveLength(0);
+  });
+
+  it('refuses a request without a token (401)', async () => {
+    const res = await app.request('/v1/dead-letters');
+    expect(res.status).toBe(401);
+    expect(res.headers.get('www-authenticate')).toContain('Bearer');
+    expect((await app.request('/v1/dead-letters/count')).status).toBe(401);
   });
 });

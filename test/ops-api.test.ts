@@ -2,24 +2,27 @@
  * The API's operator surface on a real Temporal dev server and PostgreSQL: GET /metrics (task-queue
  * backlog and age from the server, open dead letters from the database) and GET /v1/ops/queues
  * (the same plus deliveries, workers' breakers and memory, and what crosses a threshold), with the
- * numbers moving as work piles up and drains; GET /ready while serving and while draining.
+ * numbers moving as work piles up and drains; GET /ready while serving and while draining. The
+ * operator routes need a token with the operator role; /metrics, /ready and /health need none.
  */
 import { randomUUID } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { Worker } from '@temporalio/worker';
-import { Hono } from 'hono';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createApp } from '../api/app.ts';
+import { authenticate } from '../api/auth.ts';
 import type { ApiDeps } from '../api/deps.ts';
 import { beginDraining } from '../api/lifecycle.ts';
 import { clearSystemSnapshot } from '../api/ops-status.ts';
+import { createRouter, type Router } from '../api/openapi.ts';
 import { metricsRoutes } from '../api/routes/metrics.ts';
 import { opsRoutes } from '../api/routes/ops.ts';
 import { circuitStates, setCircuitState } from '../shared/metrics.ts';
 import { startWorkerEndpoint, type WorkerEndpoint, type WorkerStatus } from '../workers/process.ts';
 import { workerInterceptors } from '../workers/observability.ts';
 import { createOpsTestActivities } from './fixtures/ops-activities.ts';
+import { asUser, testTokens, type UserClient } from './helpers/api-auth.ts';
 import { createTestDatabase, seedPatientWithMedication, type TestDatabase } from './helpers/database.ts';
 import { createLocalEnv } from './helpers/temporal-env.ts';
 
@@ -27,25 +30,29 @@ const TASK_QUEUE = `ops-api-${randomUUID()}`;
 let env: TestWorkflowEnvironment;
 let db: TestDatabase;
 let deps: ApiDeps;
-let ops: Hono;
+let ops: Router;
+/** An operator, as GET /v1/ops/queues requires. */
+let operator: UserClient;
 let fakeWorker: WorkerEndpoint;
 
 beforeAll(async () => {
   [env, db] = await Promise.all([createLocalEnv(), createTestDatabase()]);
-  deps = { prisma: db.prisma, temporal: env.client, taskQueue: TASK_QUEUE, devOutbox: true };
+  deps = { prisma: db.prisma, temporal: env.client, taskQueue: TASK_QUEUE, devOutbox: true, tokens: testTokens() };
   // A worker's status endpoint as workers/process.ts serves it, reporting this process's breakers.
   fakeWorker = await startWorkerEndpoint({
     host: '127.0.0.1',
     port: 0,
     status: () => ({ ...idleWorkerStatus, circuits: circuitStates() }),
   });
-  ops = new Hono();
+  ops = createRouter();
+  ops.use('/v1/*', authenticate(deps.tokens));
   ops.route('/metrics', metricsRoutes(deps, { taskQueues: [TASK_QUEUE] }));
   // The second URL has nobody listening: an unreachable worker is reported, not fatal.
   ops.route(
     '/v1/ops',
     opsRoutes(deps, { taskQueues: [TASK_QUEUE], workerStatusUrls: [fakeWorker.url, 'http://127.0.0.1:9'] }),
   );
+  operator = await asUser(ops, 'ops-1', { operator: true });
 });
 
 afterAll(async () => {
@@ -157,7 +164,7 @@ describe('GET /metrics and GET /v1/ops/queues', () => {
     expect(sample(withDeadLetters, 'carecircle_dead_letters_oldest_open_age_seconds')).toBeGreaterThanOrEqual(0);
 
     clearSystemSnapshot(deps);
-    const res = await ops.request('/v1/ops/queues');
+    const res = await operator.get('/v1/ops/queues');
     expect(res.status).toBe(200);
     const body = (await res.json()) as {
       status: string;
@@ -222,13 +229,17 @@ describe('GET /metrics and GET /v1/ops/queues', () => {
     });
   });
 
-  it('is wired into the app: /metrics in the Prometheus format, /ready until draining', async () => {
+  it('is wired into the app: /metrics in the Prometheus format, /ready until draining, no token needed', async () => {
     const app = createApp(deps);
     const metrics = await app.request('/metrics');
     expect(metrics.status).toBe(200);
     const text = await metrics.text();
     expect(text).toContain('# TYPE carecircle_task_queue_backlog gauge');
     expect(text).toMatch(/^carecircle_dead_letters_open \d+$/m);
+
+    const health = await app.request('/health');
+    expect(health.status).toBe(200);
+    expect(await health.json()).toEqual({ status: 'ok', temporal: 'up', database: 'up' });
 
     const ready = await app.request('/ready');
     expect(ready.status).toBe(200);
@@ -239,5 +250,30 @@ describe('GET /metrics and GET /v1/ops/queues', () => {
     expect(await draining.json()).toEqual({ status: 'draining' });
     // Draining turns readiness off only: requests are still answered until the server closes.
     expect((await app.request('/health')).status).toBe(200);
+  });
+
+  it('serves GET /v1/ops/queues and GET /v1/dev/outbox to operators only', async () => {
+    const app = createApp(deps);
+    const noToken = await app.request('/v1/ops/queues');
+    expect(noToken.status).toBe(401);
+    expect(noToken.headers.get('www-authenticate')).toContain('Bearer');
+    expect((await app.request('/v1/dev/outbox')).status).toBe(401);
+
+    const user = await asUser(app, 'not-an-operator');
+    for (const path of ['/v1/ops/queues', '/v1/dev/outbox']) {
+      const res = await user.get(path);
+      expect(res.status, path).toBe(403);
+      expect(res.headers.get('content-type'), path).toContain('application/problem+json');
+      expect(((await res.json()) as { type: string }).type, path).toBe('urn:carecircle:problem:forbidden');
+    }
+
+    // The app's own options: whatever the workers answer, the page is served.
+    const admin = await asUser(app, 'ops-1', { operator: true });
+    const queues = await admin.get('/v1/ops/queues');
+    expect(queues.status).toBe(200);
+    expect(await queues.json()).toMatchObject({ namespace: env.namespace ?? 'default', taskQueues: expect.any(Array) });
+    const outbox = await admin.get('/v1/dev/outbox');
+    expect(outbox.status).toBe(200);
+    expect(await outbox.json()).toEqual({ items: expect.any(Array), nextCursor: null });
   });
 });

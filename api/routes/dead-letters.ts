@@ -1,46 +1,153 @@
 /**
  * The operator's view of dead letters (deliveries that exhausted their retries or failed for good):
- * list, count, inspect, retry, discard. Operator-only (see docs/queues.md).
+ * list, count, inspect, retry, discard. Operators only (see docs/queues.md).
  *
  * GET  /v1/dead-letters?status=open&kind=&limit=50&cursor=   newest first, cursor pagination
  * GET  /v1/dead-letters/count                                 open (and retrying) counts, for alerting
- * GET  /v1/dead-letters/:id                                   one, with its notification
- * POST /v1/dead-letters/:id/retry                             202: a retry workflow re-runs the delivery
- * POST /v1/dead-letters/:id/discard                           200: closed without delivery
+ * GET  /v1/dead-letters/{id}                                  one, with its notification
+ * POST /v1/dead-letters/{id}/retry                            202: a retry workflow re-runs the delivery
+ * POST /v1/dead-letters/{id}/discard                          200: closed without delivery
  *
  * Retry and discard act only on an `open` dead letter (409 otherwise), with a conditional update,
  * so two operators clicking at once start one retry.
  */
-import { Hono } from 'hono';
-import { z } from 'zod';
+import { createRoute, z } from '@hono/zod-openapi';
 import type { DeadLetter } from '../../shared/db.ts';
 import { TASK_QUEUES } from '../../shared/task-queues.ts';
+import { requireOperator } from '../auth.ts';
 import type { ApiDeps } from '../deps.ts';
-import { notFound, ProblemError, unavailable, validationFailed } from '../problem.ts';
-import { isUuid, readQuery } from '../validation.ts';
+import { createRouter, jsonResponse, problems, type Router } from '../openapi.ts';
+import { afterCursor, decodeCursor, pageQuery, pageSchema, toPage } from '../pagination.ts';
+import { notFound, ProblemError, unavailable } from '../problem.ts';
+import { channel } from '../schemas.ts';
+import { isUuid } from '../validation.ts';
 
 const STATUSES = ['open', 'retrying', 'retried', 'discarded'] as const;
+const deadLetterStatus = z.enum(STATUSES);
 
 const listQuery = z.object({
-  status: z.enum(STATUSES).optional(),
-  kind: z.string().trim().min(1).max(100).optional(),
-  limit: z.coerce.number().int().min(1).max(200).default(50),
-  cursor: z.string().max(200).optional(),
+  status: deadLetterStatus
+    .optional()
+    .openapi({ param: { name: 'status', in: 'query' }, description: 'Only dead letters in this state' }),
+  kind: z
+    .string()
+    .trim()
+    .min(1)
+    .max(100)
+    .optional()
+    .openapi({ param: { name: 'kind', in: 'query' }, description: 'Only this kind, e.g. dose_reminder' }),
+  ...pageQuery,
 });
 
-/** Opaque to clients: the last item's creation time and id (the sort key, newest first). */
-function encodeCursor(row: Pick<DeadLetter, 'createdAt' | 'id'>): string {
-  return Buffer.from(`${row.createdAt.toISOString()}|${row.id}`).toString('base64url');
-}
+const idParams = z.object({ id: z.string().openapi({ param: { name: 'id', in: 'path' }, format: 'uuid' }) });
 
-function decodeCursor(cursor: string): { createdAt: Date; id: string } {
-  const [at, id] = Buffer.from(cursor, 'base64url').toString('utf8').split('|');
-  const createdAt = new Date(at ?? '');
-  if (!id || !isUuid(id) || Number.isNaN(createdAt.getTime())) {
-    throw validationFailed([{ path: 'query.cursor', message: 'is not a cursor this API returned' }]);
-  }
-  return { createdAt, id };
-}
+const DeadLetterSchema = z
+  .object({
+    id: z.uuid(),
+    kind: z.string().openapi({ description: 'What failed: dose_reminder, document_upload, …' }),
+    status: deadLetterStatus,
+    dedupeKey: z.string().nullable(),
+    recipientId: z.uuid().nullable(),
+    channel: channel.nullable(),
+    error: z.string(),
+    errorType: z.string().nullable(),
+    attempts: z.number().int(),
+    workflowId: z.string(),
+    runId: z.string(),
+    retryCount: z.number().int(),
+    lastRetriedAt: z.iso.datetime().nullable(),
+    retryWorkflowId: z.string().nullable(),
+    createdAt: z.iso.datetime(),
+    resolvedAt: z.iso.datetime().nullable(),
+  })
+  .openapi('DeadLetter');
+
+const DeadLetterDetailSchema = DeadLetterSchema.extend({
+  payload: z.unknown().openapi({ description: 'What the failed delivery was asked to do' }),
+  notification: z
+    .object({
+      id: z.uuid(),
+      kind: z.string(),
+      channel,
+      status: z.string(),
+      title: z.string(),
+      body: z.string(),
+      attempts: z.number().int(),
+      error: z.string().nullable(),
+      sentAt: z.iso.datetime().nullable(),
+    })
+    .nullable()
+    .openapi({ description: 'The notification it was delivering, if any' }),
+}).openapi('DeadLetterDetail');
+
+const DeadLetterCountSchema = z
+  .object({
+    open: z.number().int(),
+    retrying: z.number().int(),
+    openByKind: z.record(z.string(), z.number().int()),
+  })
+  .openapi('DeadLetterCount');
+
+const RetryStartedSchema = z
+  .object({ id: z.uuid(), status: z.literal('retrying'), workflowId: z.string() })
+  .openapi('DeadLetterRetryStarted');
+
+const tags = ['Dead letters'];
+
+const listRoute = createRoute({
+  method: 'get',
+  path: '/',
+  tags,
+  summary: 'Dead letters, newest first (operators)',
+  middleware: [requireOperator],
+  request: { query: listQuery },
+  responses: {
+    200: jsonResponse(pageSchema(DeadLetterSchema, 'DeadLetterPage'), 'A page of dead letters'),
+    ...problems(400, 403),
+  },
+});
+
+const countRoute = createRoute({
+  method: 'get',
+  path: '/count',
+  tags,
+  summary: 'Open and retrying dead letters, for alerting (operators)',
+  middleware: [requireOperator],
+  responses: { 200: jsonResponse(DeadLetterCountSchema, 'The counts'), ...problems(403) },
+});
+
+const getRoute = createRoute({
+  method: 'get',
+  path: '/{id}',
+  tags,
+  summary: 'A dead letter and the notification it was delivering (operators)',
+  middleware: [requireOperator],
+  request: { params: idParams },
+  responses: { 200: jsonResponse(DeadLetterDetailSchema, 'The dead letter'), ...problems(403, 404) },
+});
+
+const retryRoute = createRoute({
+  method: 'post',
+  path: '/{id}/retry',
+  tags,
+  summary: 'Re-run the delivery of an open dead letter (operators)',
+  middleware: [requireOperator],
+  request: { params: idParams },
+  responses: {
+    202: jsonResponse(RetryStartedSchema, 'A retry workflow was started'),
+    ...problems(403, 404, 409, 422),
+  },
+});
+
+const discardRoute = createRoute({
+  method: 'post',
+  path: '/{id}/discard',
+  tags,
+  summary: 'Close an open dead letter without delivering it (operators)',
+  middleware: [requireOperator],
+  request: { params: idParams },
+  responses: { 200: jsonResponse(DeadLetterSchema, 'The discarded dead letter'), ...problems(403, 404, 409) },
+});
 
 function present(d: DeadLetter) {
   return {
@@ -71,33 +178,25 @@ const conflict = (d: DeadLetter, action: string) =>
     `Dead letter ${d.id} is ${d.status}; only an open one can be ${action}`,
   );
 
-export function deadLetterRoutes({ prisma, temporal }: ApiDeps): Hono {
-  const app = new Hono();
+export function deadLetterRoutes({ prisma, temporal }: ApiDeps): Router {
+  const app = createRouter();
 
-  app.get('/', async (c) => {
-    const q = readQuery(c, listQuery);
-    const after = q.cursor ? decodeCursor(q.cursor) : undefined;
+  app.openapi(listRoute, async (c) => {
+    const q = c.req.valid('query');
     const rows = await prisma.deadLetter.findMany({
       where: {
         ...(q.status ? { status: q.status } : {}),
         ...(q.kind ? { kind: q.kind } : {}),
-        ...(after
-          ? {
-              OR: [{ createdAt: { lt: after.createdAt } }, { createdAt: after.createdAt, id: { lt: after.id } }],
-            }
-          : {}),
+        ...afterCursor('createdAt', 'desc', decodeCursor(q.cursor)),
       },
       orderBy: [{ createdAt: 'desc' }, { id: 'desc' }],
       take: q.limit + 1,
     });
-    const page = rows.slice(0, q.limit);
-    return c.json({
-      items: page.map(present),
-      nextCursor: rows.length > q.limit ? encodeCursor(page[page.length - 1]!) : null,
-    });
+    const page = toPage(rows, q.limit, (d) => d.createdAt);
+    return c.json({ items: page.items.map(present), nextCursor: page.nextCursor }, 200);
   });
 
-  app.get('/count', async (c) => {
+  app.openapi(countRoute, async (c) => {
     const groups = await prisma.deadLetter.groupBy({
       by: ['status', 'kind'],
       where: { status: { in: ['open', 'retrying'] } },
@@ -114,7 +213,7 @@ export function deadLetterRoutes({ prisma, temporal }: ApiDeps): Hono {
         retrying += g._count._all;
       }
     }
-    return c.json({ open, retrying, openByKind: byKind });
+    return c.json({ open, retrying, openByKind: byKind }, 200);
   });
 
   async function load(id: string): Promise<DeadLetter> {
@@ -123,30 +222,33 @@ export function deadLetterRoutes({ prisma, temporal }: ApiDeps): Hono {
     return row;
   }
 
-  app.get('/:id', async (c) => {
-    const row = await load(c.req.param('id'));
+  app.openapi(getRoute, async (c) => {
+    const row = await load(c.req.valid('param').id);
     const notification = row.dedupeKey
       ? await prisma.notificationLog.findUnique({ where: { dedupeKey: row.dedupeKey } })
       : null;
-    return c.json({
-      ...present(row),
-      payload: row.payload,
-      notification: notification && {
-        id: notification.id,
-        kind: notification.kind,
-        channel: notification.channel,
-        status: notification.status,
-        title: notification.title,
-        body: notification.body,
-        attempts: notification.attempts,
-        error: notification.error,
-        sentAt: notification.sentAt?.toISOString() ?? null,
+    return c.json(
+      {
+        ...present(row),
+        payload: row.payload,
+        notification: notification && {
+          id: notification.id,
+          kind: notification.kind,
+          channel: notification.channel,
+          status: notification.status,
+          title: notification.title,
+          body: notification.body,
+          attempts: notification.attempts,
+          error: notification.error,
+          sentAt: notification.sentAt?.toISOString() ?? null,
+        },
       },
-    });
+      200,
+    );
   });
 
-  app.post('/:id/retry', async (c) => {
-    const row = await load(c.req.param('id'));
+  app.openapi(retryRoute, async (c) => {
+    const row = await load(c.req.valid('param').id);
     // Retry re-runs a notification delivery; other kinds (a document upload) are re-run by their own API.
     const notification = row.dedupeKey
       ? await prisma.notificationLog.findUnique({ where: { dedupeKey: row.dedupeKey }, select: { id: true } })
@@ -182,19 +284,19 @@ export function deadLetterRoutes({ prisma, temporal }: ApiDeps): Hono {
         where: { id: row.id, status: 'retrying', retryWorkflowId: workflowId },
         data: { status: 'open', retryCount: row.retryCount, retryWorkflowId: row.retryWorkflowId },
       });
-      throw unavailable(`Could not start the retry: ${(err as Error).message}`);
+      throw unavailable('Could not start the retry (Temporal did not answer); the dead letter is still open', err);
     }
-    return c.json({ id: row.id, status: 'retrying', workflowId }, 202);
+    return c.json({ id: row.id, status: 'retrying' as const, workflowId }, 202);
   });
 
-  app.post('/:id/discard', async (c) => {
-    const row = await load(c.req.param('id'));
+  app.openapi(discardRoute, async (c) => {
+    const row = await load(c.req.valid('param').id);
     const discarded = await prisma.deadLetter.updateMany({
       where: { id: row.id, status: 'open' },
       data: { status: 'discarded', resolvedAt: new Date() },
     });
     if (discarded.count === 0) throw conflict(await load(row.id), 'discarded');
-    return c.json(present(await load(row.id)));
+    return c.json(present(await load(row.id)), 200);
   });
 
   return app;

@@ -1,25 +1,66 @@
-import { Hono } from 'hono';
+/**
+ * GET /v1/ops/queues: the operator's one-page view. Depth, age, rates and pollers per task queue,
+ * deliveries sent and failed in the last 15 minutes, open dead letters, every worker's breakers,
+ * in-flight work and memory, and `attention`: what crosses the seed's alert thresholds right now.
+ * A source that does not answer is reported as such; the rest is still served. Operators only.
+ */
+import { createRoute, z } from '@hono/zod-openapi';
 import { ALERT_THRESHOLDS } from '../../shared/metrics.ts';
+import { requireOperator } from '../auth.ts';
 import type { ApiDeps } from '../deps.ts';
 import {
+  CircuitsSchema,
+  DeadLetterSummarySchema,
   notificationRates,
+  NotificationRatesSchema,
   opsOptionsFromConfig,
+  SourceErrorSchema,
   systemSnapshot,
+  TaskQueueStatusSchema,
+  WorkerReportSchema,
   workerReports,
   worstCircuits,
   type OpsOptions,
   type QueueTypeStats,
 } from '../ops-status.ts';
+import { createRouter, jsonResponse, problems, type Router } from '../openapi.ts';
 
-/**
- * GET /v1/ops/queues: the operator's one-page view. Depth, age, rates and pollers per task queue,
- * deliveries sent and failed in the last 15 minutes, open dead letters, every worker's breakers,
- * in-flight work and memory, and `attention`: what crosses the seed's alert thresholds right now.
- * A source that does not answer is reported as such; the rest is still served.
- */
-export function opsRoutes(deps: ApiDeps, opts: OpsOptions = opsOptionsFromConfig(deps)): Hono {
-  const app = new Hono();
-  app.get('/queues', async (c) => {
+const OpsQueuesSchema = z
+  .object({
+    generatedAt: z.iso.datetime(),
+    namespace: z.string(),
+    status: z.enum(['ok', 'attention']),
+    attention: z.array(z.string()).openapi({ description: 'What crosses an alert threshold right now' }),
+    thresholds: z
+      .object({
+        backlog: z.number(),
+        backlogAgeSeconds: z.number(),
+        failureRatio: z.number(),
+        deadLetters: z.number(),
+        workerMemoryBytes: z.number(),
+        processingRateDropRatio: z.number(),
+      })
+      .openapi('AlertThresholds'),
+    taskQueues: z.array(TaskQueueStatusSchema),
+    notifications: z.union([NotificationRatesSchema, SourceErrorSchema]),
+    deadLetters: z.union([DeadLetterSummarySchema, SourceErrorSchema]),
+    circuits: CircuitsSchema,
+    workers: z.array(WorkerReportSchema),
+  })
+  .openapi('OpsQueues');
+
+const queuesRoute = createRoute({
+  method: 'get',
+  path: '/queues',
+  tags: ['Operations'],
+  summary: 'Task queues, deliveries, dead letters and workers at a glance (operators)',
+  middleware: [requireOperator],
+  responses: { 200: jsonResponse(OpsQueuesSchema, 'The current state of the system'), ...problems(403) },
+});
+
+export function opsRoutes(deps: ApiDeps, opts: OpsOptions = opsOptionsFromConfig(deps)): Router {
+  const app = createRouter();
+  app.openapi(queuesRoute, async (c) => {
     const [snapshot, notifications, workers] = await Promise.all([
       systemSnapshot(deps, opts.taskQueues),
       notificationRates(deps.prisma).catch((err: unknown) => ({ error: (err as Error).message })),
@@ -66,18 +107,21 @@ export function opsRoutes(deps: ApiDeps, opts: OpsOptions = opsOptionsFromConfig
       }
     }
 
-    return c.json({
-      generatedAt: new Date().toISOString(),
-      namespace: deps.temporal.options.namespace,
-      status: attention.length === 0 ? 'ok' : 'attention',
-      attention,
-      thresholds: ALERT_THRESHOLDS,
-      taskQueues: snapshot.taskQueues,
-      notifications,
-      deadLetters: snapshot.deadLetters,
-      circuits,
-      workers,
-    });
+    return c.json(
+      {
+        generatedAt: new Date().toISOString(),
+        namespace: deps.temporal.options.namespace,
+        status: attention.length === 0 ? ('ok' as const) : ('attention' as const),
+        attention,
+        thresholds: ALERT_THRESHOLDS,
+        taskQueues: snapshot.taskQueues,
+        notifications,
+        deadLetters: snapshot.deadLetters,
+        circuits,
+        workers,
+      },
+      200,
+    );
   });
   return app;
 }
