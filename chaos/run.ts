@@ -4,7 +4,8 @@
  * dose from what actually left the system. See RELIABILITY.md.
  *
  * Timeline (M = a minute boundary after the data is created; `once` doses are minute-precise):
- *   start   6. bad input, on a quiet system: 4xx only, row counts and workflow count unchanged
+ *   start   6. bad input, on a quiet system: 4xx only (401 without a token or with a forged one),
+ *              row counts and workflow count unchanged
  *   M       1. burst of doses; the worker is SIGKILLed 4 times and restarted
  *           4. at the same minute, a burst whose emails meet 30 % provider faults and invalid addresses
  *   M+1     2. burst; the Temporal server is stopped and started again
@@ -17,6 +18,8 @@
  * --other-doses N (scenarios 2–4, default 100) · --smoke (scenario 1 with 50 doses; the worker is
  * killed before the dose instant and restarted after it, so no attempt is lost and it ends in ~2 min).
  * Env: CHAOS_KEEP_DATA=1 keeps the temp folder with worker.log and api.log; CHAOS_LOG_LEVEL.
+ * The API gets a signing key of its own for the run (chaos/stack.ts); every request is made by one
+ * user, CHAOS_USER, the caregiver of each circle it creates.
  */
 import { setTimeout as delay } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
@@ -31,7 +34,7 @@ import {
   type ProbeResult,
   type UploadResult,
 } from './scenarios.ts';
-import { seedScenario, type SeededScenario } from './seed.ts';
+import { CHAOS_USER, seedScenario, type ApiCaller, type SeededScenario } from './seed.ts';
 import { Stack } from './stack.ts';
 
 const { values } = parseArgs({
@@ -83,9 +86,11 @@ async function main(): Promise<number> {
 }
 
 async function run(stack: Stack, report: Report): Promise<void> {
+  // Everything is seeded and done by one signed-in user, the caregiver of every circle it creates.
+  const caller: ApiCaller = { url: stack.apiUrl, token: await stack.token(CHAOS_USER) };
   // ── 6, quiet: nothing written, no workflow started ──
   const fixture = await seedScenario({
-    apiUrl: stack.apiUrl,
+    api: caller,
     name: 'bad input fixture',
     doseAtMs: Date.now() + 24 * 3600_000,
     doses: 1,
@@ -124,7 +129,7 @@ async function run(stack: Stack, report: Report): Promise<void> {
   const seeded: Record<string, SeededScenario> = {};
   for (const p of plan) {
     seeded[p.key] = await seedScenario({
-      apiUrl: stack.apiUrl,
+      api: caller,
       name: p.name,
       doseAtMs: m0 + p.minute * 60_000,
       doses: p.doses,
@@ -195,7 +200,7 @@ async function run(stack: Stack, report: Report): Promise<void> {
     const notes = report.scenarios['3']!.notes;
     const m = m0 + 120_000;
     await until(m - 3_000);
-    const probe = probeApi(stack, seeded['3']!.medications[0]!.id);
+    const probe = probeApi(caller, seeded['3']!.medications[0]!.id);
     await delay(500);
     await stack.stopDatabase();
     const down = Date.now();
@@ -214,7 +219,7 @@ async function run(stack: Stack, report: Report): Promise<void> {
 
   // ── 5. SIGTERM during a long upload ──
   if (wanted.has(5)) {
-    report.upload = await interruptedUpload(stack, fixture.circleId, log);
+    report.upload = await interruptedUpload(stack, caller, fixture.circleId, log);
     log(`5. upload: ${report.upload.detail} (${report.upload.seconds.toFixed(1)} s)`);
   }
 

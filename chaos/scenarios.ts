@@ -4,7 +4,7 @@ import { setTimeout as delay } from 'node:timers/promises';
 import { Client, Connection } from '@temporalio/client';
 import pg from 'pg';
 import type { Stack } from './stack.ts';
-import { api } from './seed.ts';
+import { api, CHAOS_USER, type ApiCaller } from './seed.ts';
 
 // ── 6. Bad input ─────────────────────────────────────────────────────────────────────────────
 export const BAD_NAME = 'chaos-bad-input';
@@ -56,11 +56,22 @@ export async function footprint(stack: Stack): Promise<Record<string, number>> {
   return out;
 }
 
+/**
+ * Bad requests from the circle's caregiver (each must get a 4xx problem), then requests that
+ * would be valid but carry no token, a malformed one or a forged one (each must get 401), and two
+ * from a signed-in user who is not a member of the circle (404, as if it did not exist).
+ */
 export async function badInput(
   stack: Stack,
   ids: { circleId: string; patientId: string; medicationId?: string },
 ): Promise<BadInputResult> {
   const { circleId, patientId } = ids;
+  const caregiver = `Bearer ${await stack.token(CHAOS_USER)}`;
+  const stranger = `Bearer ${await stack.token('chaos-stranger')}`;
+  // The claims the API expects (issuer, audience, a caregiver's sub), signed with a key it does not know.
+  const secret = randomBytes(32).toString('base64url');
+  const forged = `Bearer ${await stack.token(CHAOS_USER, { secret })}`;
+  const forgedOperator = `Bearer ${await stack.token(CHAOS_USER, { secret, operator: true })}`;
   const med = (over: Record<string, unknown>) => ({
     careCircleId: circleId,
     patientId,
@@ -69,7 +80,17 @@ export async function badInput(
     ...over,
   });
   const json = (path: string, body: unknown, method = 'POST') => ({ method, path, body: JSON.stringify(body) });
-  const cases: { method: string; path: string; body?: string | Buffer; contentType?: string; form?: FormData }[] = [
+  const cases: {
+    method: string;
+    path: string;
+    body?: string | Buffer;
+    contentType?: string;
+    form?: FormData;
+    /** The Authorization header; the caregiver's token unless set (null: none). */
+    authorization?: string | null;
+    /** The one status expected; any 4xx otherwise. */
+    expect?: number;
+  }[] = [
     { method: 'POST', path: '/v1/care-circles', body: '{"name": "chaos-bad-input",' },
     { method: 'POST', path: '/v1/medications', body: '{"careCircleId": ' },
     { method: 'POST', path: '/v1/medications', body: 'not json at all' },
@@ -100,11 +121,7 @@ export async function badInput(
   if (ids.medicationId) {
     cases.push(json(`/v1/medications/${ids.medicationId}`, { schedule: { times: ['99:99'] } }, 'PATCH'));
     cases.push(
-      json(
-        `/v1/medications/${ids.medicationId}/doses/acknowledge`,
-        { doseAt: 'yesterday', action: 'eaten', memberId: patientId },
-        'POST',
-      ),
+      json(`/v1/medications/${ids.medicationId}/doses/acknowledge`, { doseAt: 'yesterday', action: 'eaten' }, 'POST'),
     );
   }
   // Documents: not multipart; a type the API refuses by its content.
@@ -117,15 +134,38 @@ export async function badInput(
   noCircle.set('file', new Blob([Buffer.from('%PDF-1.7\nhello')]), 'a.pdf');
   cases.push({ method: 'POST', path: '/v1/documents', form: noCircle });
 
+  // Requests that would write if they were signed in: refused before anything is read.
+  const validCircle = json('/v1/care-circles', { name: BAD_NAME });
+  const validMember = json(`/v1/care-circles/${circleId}/members`, { name: BAD_NAME, role: 'family', timezone: 'UTC' });
+  const validMedication = json('/v1/medications', med({ dosage: '1 tablet' }));
+  const unauthenticated = (authorization: string | null) => ({ authorization, expect: 401 });
+  cases.push(
+    { ...validCircle, ...unauthenticated(null) },
+    { ...validMedication, ...unauthenticated(null) },
+    { ...validCircle, ...unauthenticated('Bearer not-a-token') },
+    { ...validCircle, ...unauthenticated('Basic Y2hhb3M6Y2hhb3M=') },
+    { ...validCircle, ...unauthenticated(forged) },
+    { ...validMember, ...unauthenticated(forged) },
+    { ...validMedication, ...unauthenticated(forged) },
+    { method: 'GET', path: '/v1/dead-letters', ...unauthenticated(forgedOperator) },
+    // Signed in, but not a member of the circle: it does not exist for them.
+    { ...validMember, authorization: stranger, expect: 404 },
+    { ...validMedication, authorization: stranger, expect: 404 },
+  );
+
   const result: BadInputResult = { requests: 0, failures: [], statuses: {}, resent: 0 };
   for (const c of cases) {
     result.requests++;
     let status = 0;
     let contentType = '';
+    const authorization = c.authorization === undefined ? caregiver : c.authorization;
     const send = () =>
       fetch(`${stack.apiUrl}${c.path}`, {
         method: c.method,
-        headers: c.form ? {} : { 'content-type': c.contentType ?? 'application/json' },
+        headers: {
+          ...(authorization === null ? {} : { authorization }),
+          ...(c.form || c.body === undefined ? {} : { 'content-type': c.contentType ?? 'application/json' }),
+        },
         body: c.form ?? c.body,
         signal: AbortSignal.timeout(30_000),
       });
@@ -144,8 +184,13 @@ export async function badInput(
       continue;
     }
     result.statuses[status] = (result.statuses[status] ?? 0) + 1;
-    if (status < 400 || status >= 500 || !contentType.includes('application/problem+json')) {
-      result.failures.push(`${c.method} ${c.path} ${String(c.body ?? 'form').slice(0, 60)}: ${status} ${contentType}`);
+    const expected = c.expect === undefined ? status >= 400 && status < 500 : status === c.expect;
+    if (!expected || !contentType.includes('application/problem+json')) {
+      const auth = c.authorization === undefined ? '' : ` (authorization: ${c.authorization?.slice(0, 20) ?? 'none'})`;
+      result.failures.push(
+        `${c.method} ${c.path}${auth} ${String(c.body ?? 'form').slice(0, 60)}: ${status} ${contentType}` +
+          (c.expect === undefined ? '' : `, expected ${c.expect}`),
+      );
     }
   }
   return result;
@@ -159,7 +204,7 @@ export interface ProbeResult {
   failures: string[];
 }
 
-export function probeApi(stack: Stack, medicationId: string): { stop(): Promise<ProbeResult> } {
+export function probeApi(caller: ApiCaller, medicationId: string): { stop(): Promise<ProbeResult> } {
   const result: ProbeResult = { requests: 0, statuses: {}, failures: [] };
   let running = true;
   const loop = (async () => {
@@ -171,7 +216,7 @@ export function probeApi(stack: Stack, medicationId: string): { stop(): Promise<
       ] as const) {
         result.requests++;
         try {
-          const res = await api(stack.apiUrl, method, path, body, { signal: AbortSignal.timeout(15_000) });
+          const res = await api(caller, method, path, body, { signal: AbortSignal.timeout(15_000) });
           const key = `${method} ${path.replace(/[0-9a-f-]{36}/, ':id')} ${res.status}`;
           result.statuses[key] = (result.statuses[key] ?? 0) + 1;
           if (res.status >= 500 && res.status !== 503) result.failures.push(`${key} ${JSON.stringify(res.body)}`);
@@ -208,6 +253,7 @@ export interface UploadResult {
 
 export async function interruptedUpload(
   stack: Stack,
+  caller: ApiCaller,
   circleId: string,
   log: (l: string) => void,
 ): Promise<UploadResult> {
@@ -220,11 +266,15 @@ export async function interruptedUpload(
   const form = new FormData();
   form.set('careCircleId', circleId);
   form.set('file', new Blob([bytes], { type: 'application/pdf' }), 'chaos-scan.pdf');
-  const res = await fetch(`${stack.apiUrl}/v1/documents`, { method: 'POST', body: form });
+  const res = await fetch(`${caller.url}/v1/documents`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${caller.token}` },
+    body: form,
+  });
   const accepted = (await res.json()) as { id: string };
   if (res.status !== 202) throw new Error(`POST /v1/documents answered ${res.status}: ${JSON.stringify(accepted)}`);
   const id = accepted.id;
-  const doc = async () => (await api(stack.apiUrl, 'GET', `/v1/documents/${id}`)).body as Record<string, unknown>;
+  const doc = async () => (await api(caller, 'GET', `/v1/documents/${id}`)).body as Record<string, unknown>;
 
   let progress = 0;
   for (const deadline = Date.now() + 60_000; Date.now() < deadline; await delay(100)) {

@@ -1,4 +1,7 @@
-/** Care circles, patients and one-off medications for a scenario, created through the API. */
+/**
+ * Care circles, patients and one-off medications for a scenario, created through the API by one
+ * signed-in user (CHAOS_USER), who becomes the caregiver of every circle it creates.
+ */
 import { randomUUID } from 'node:crypto';
 
 export const CHANNELS = ['push', 'email', 'in_app'] as const;
@@ -8,6 +11,15 @@ export type ChannelName = (typeof CHANNELS)[number];
 export const INVALID_EMAIL_DOMAIN = 'invalid.chaos.example.com';
 /** Long enough that no dose window closes during a run: the only deliveries are the reminders. */
 export const ESCALATION_WINDOW_MINUTES = 720;
+
+/** The user the chaos run acts as: the caregiver of every circle it seeds. */
+export const CHAOS_USER = 'chaos-caregiver';
+
+/** The API and the bearer token to call it with. */
+export interface ApiCaller {
+  url: string;
+  token: string;
+}
 
 export interface SeededMedication {
   id: string;
@@ -25,18 +37,22 @@ export interface SeededScenario {
 }
 
 export async function api(
-  baseUrl: string,
+  caller: ApiCaller,
   method: string,
   path: string,
   body?: unknown,
   init: RequestInit = {},
 ): Promise<{ status: number; body: unknown; contentType: string }> {
-  const res = await fetch(`${baseUrl}${path}`, {
+  const res = await fetch(`${caller.url}${path}`, {
     method,
-    headers: body === undefined ? {} : { 'content-type': 'application/json' },
     body: body === undefined ? undefined : JSON.stringify(body),
     signal: AbortSignal.timeout(30_000),
     ...init,
+    headers: {
+      authorization: `Bearer ${caller.token}`,
+      ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+      ...(init.headers as Record<string, string> | undefined),
+    },
   });
   const text = await res.text();
   let parsed: unknown = text;
@@ -49,14 +65,14 @@ export async function api(
 }
 
 async function created(
-  baseUrl: string,
+  caller: ApiCaller,
   path: string,
   body: unknown,
 ): Promise<{ id: string } & Record<string, unknown>> {
   // Creation happens while nothing is broken, but a slow start of Temporal's visibility can still
   // answer 503 once: try again, as a client would.
   for (let attempt = 1; ; attempt++) {
-    const res = await api(baseUrl, 'POST', path, body);
+    const res = await api(caller, 'POST', path, body);
     if (res.status === 201 || res.status === 202) return res.body as { id: string };
     if (attempt >= 5 || res.status < 500) {
       throw new Error(`POST ${path} answered ${res.status}: ${JSON.stringify(res.body)}`);
@@ -77,7 +93,8 @@ export function utcMinute(ms: number): string {
 }
 
 export async function seedScenario(opts: {
-  apiUrl: string;
+  /** The caller becomes the caregiver of the scenario's circle. */
+  api: ApiCaller;
   name: string;
   /** Minute-aligned instant. */
   doseAtMs: number;
@@ -86,7 +103,7 @@ export async function seedScenario(opts: {
   invalidEmailPatients?: number;
 }): Promise<SeededScenario> {
   const tag = opts.name.replace(/[^a-z0-9]/gi, '').toLowerCase();
-  const circle = await created(opts.apiUrl, '/v1/care-circles', { name: `chaos ${opts.name}` });
+  const circle = await created(opts.api, '/v1/care-circles', { name: `chaos ${opts.name}` });
   const patientCount = Math.ceil(opts.doses / opts.medicationsPerPatient);
   const patients = await inBatches(
     Array.from({ length: patientCount }, (_, i) => i),
@@ -94,7 +111,7 @@ export async function seedScenario(opts: {
     async (i) => {
       const invalid = i < (opts.invalidEmailPatients ?? 0);
       const email = `p${i}-${randomUUID().slice(0, 8)}@${invalid ? INVALID_EMAIL_DOMAIN : `${tag}.chaos.example.com`}`;
-      const member = await created(opts.apiUrl, `/v1/care-circles/${circle.id}/members`, {
+      const member = await created(opts.api, `/v1/care-circles/${circle.id}/members`, {
         name: `Patient ${i}`,
         role: 'patient',
         timezone: 'UTC',
@@ -111,7 +128,7 @@ export async function seedScenario(opts: {
     16,
     async (i) => {
       const patient = patients[i % patientCount]!;
-      const med = await created(opts.apiUrl, '/v1/medications', {
+      const med = await created(opts.api, '/v1/medications', {
         careCircleId: circle.id,
         patientId: patient.id,
         name: `Chaos med ${i}`,

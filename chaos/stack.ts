@@ -6,7 +6,7 @@
  * as child processes (`node --import tsx …`), each restartable.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { randomUUID } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import fs from 'node:fs';
 import { freePort } from '../shared/free-port.ts';
 import os from 'node:os';
@@ -15,12 +15,18 @@ import { setTimeout as delay } from 'node:timers/promises';
 import pg from 'pg';
 import { startEmbeddedPostgres, type EmbeddedPostgres } from '../dev/embedded-postgres.ts';
 import { startTemporalDevServer, type TemporalDevServer } from '../dev/temporal-dev-server.ts';
-import { projectRoot } from '../shared/config.ts';
+import { signDevToken, type TokenRequest } from '../shared/auth-tokens.ts';
+import { loadConfig, projectRoot, type Config } from '../shared/config.ts';
 import { migrateDeploy } from '../shared/migrations.ts';
 import { searchAttributeDefinitions } from '../shared/search-attributes.ts';
 import { startFakeProviders, type FakeProviders } from '../test/fakes/provider-server.ts';
 
 export const RESEND_KEY = 're_chaos_key';
+/**
+ * The API runs with NODE_ENV=production, which refuses the local development key: it gets a key of
+ * its own for the run, and the chaos run signs its tokens with that key (see Stack.token).
+ */
+const AUTH_KEYS = ['AUTH_JWT_SECRET', 'AUTH_JWT_PUBLIC_KEY', 'AUTH_ISSUER', 'AUTH_AUDIENCE'] as const;
 /** Small chunks, so that a 2 MiB document is a long, many-chunk upload. */
 export const DOCUMENT_CHUNK_BYTES = 64 * 1024;
 
@@ -55,6 +61,7 @@ export class Stack {
   private worker: ChildHandle | undefined;
   private api: ChildHandle | undefined;
   private expectExit = new Set<ChildProcess>();
+  private readonly jwtSecret = randomBytes(32).toString('base64url');
 
   private constructor(
     private readonly opts: StackOptions,
@@ -140,7 +147,7 @@ export class Stack {
   private apiPort = 0;
 
   private env(): NodeJS.ProcessEnv {
-    return {
+    const env: NodeJS.ProcessEnv = {
       ...process.env,
       NODE_ENV: 'production',
       LOG_LEVEL: process.env.CHAOS_LOG_LEVEL ?? 'warn',
@@ -159,7 +166,27 @@ export class Stack {
       WORKER_SHUTDOWN_GRACE: '2s',
       // The 15-minute reconciliation would restart a lost workflow and hide the loss we look for.
       SCHEDULES_ENABLED: 'false',
+      // Every request of the run comes from one user and one address (seeding alone is hundreds of
+      // requests a minute, more than the production limits of 300 per user and 600 per address):
+      // the limits are lifted so that the run measures faults, not 429s.
+      RATE_LIMIT_PER_USER_PER_MINUTE: '1000000000',
+      RATE_LIMIT_PER_IP_PER_MINUTE: '1000000000',
     };
+    // Only this run's own key: no inherited issuer, audience or public key the tokens would not match.
+    for (const key of AUTH_KEYS) delete env[key];
+    env.AUTH_JWT_SECRET = this.jwtSecret;
+    return env;
+  }
+
+  /** The token settings of the API processes' environment, for signing (signDevToken refuses production). */
+  private tokenConfig(): Config {
+    const env = this.env();
+    return loadConfig(Object.fromEntries([['NODE_ENV', 'test'], ...AUTH_KEYS.map((k) => [k, env[k]])]));
+  }
+
+  /** A bearer token the API of this stack accepts (a fresh one per call, valid for a day). */
+  token(userId: string, opts: Omit<TokenRequest, 'userId'> = {}): Promise<string> {
+    return signDevToken(this.tokenConfig(), { userId, ttlSeconds: 24 * 3600, ...opts });
   }
 
   private spawnChild(name: 'worker' | 'api', entry: string): ChildHandle {

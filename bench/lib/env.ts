@@ -9,6 +9,8 @@
  * - The fake provider server (test/fakes/provider-server.ts) with a fixed latency.
  * - The project's own processes as child processes, as `npm start` runs them: the API
  *   (api/main.ts) and the benchmark worker (bench/worker.ts: the production builder and activities).
+ *   The API runs with NODE_ENV=production, which refuses the local development key: each API
+ *   process gets a signing key of its own, and `ApiProcess.token()` signs bearer tokens with it.
  *
  * Everything started is stopped by `Stack.close()`, in reverse order, by process id.
  */
@@ -24,7 +26,8 @@ import { bundleWorkflowCode } from '@temporalio/worker';
 import pg from 'pg';
 import { startEmbeddedPostgres } from '../../dev/embedded-postgres.ts';
 import { startTemporalDevServer } from '../../dev/temporal-dev-server.ts';
-import { projectRoot } from '../../shared/config.ts';
+import { signDevToken, type TokenRequest } from '../../shared/auth-tokens.ts';
+import { loadConfig, projectRoot } from '../../shared/config.ts';
 import { createPrisma, type PrismaClient } from '../../shared/db.ts';
 import { migrateDeploy } from '../../shared/migrations.ts';
 import { searchAttributeDefinitions } from '../../shared/search-attributes.ts';
@@ -209,6 +212,13 @@ const INHERITED_KEYS_TO_DROP = [
   'WORKER_QUEUES',
   'API_PORT',
   'WORKER_METRICS_PORT',
+  // The API's token settings are its own (startApi), and so are its rate limits.
+  'AUTH_JWT_SECRET',
+  'AUTH_JWT_PUBLIC_KEY',
+  'AUTH_ISSUER',
+  'AUTH_AUDIENCE',
+  'RATE_LIMIT_PER_USER_PER_MINUTE',
+  'RATE_LIMIT_PER_IP_PER_MINUTE',
   'VITEST',
   'VITEST_POOL_ID',
   'VITEST_WORKER_ID',
@@ -489,13 +499,34 @@ export function pidsOf(name: string, handles: { pid: number }[]): Record<string,
   return Object.fromEntries(handles.map((h, i) => [i === 0 ? name : `${name}${i + 1}`, h.pid]));
 }
 
+/** The user the benchmarks act as: seed it as a caregiver of the circles they use (seedPatients). */
+export const BENCH_USER = 'bench-caregiver';
+
 export interface ApiProcess extends ChildHandle {
   url: string;
+  /** A bearer token this API accepts (signed with its key; valid for a day). */
+  token(userId?: string, opts?: Omit<TokenRequest, 'userId'>): Promise<string>;
 }
 
 export async function startApi(s: ServiceSettings): Promise<ApiProcess> {
   const port = await freePort();
-  const env = serviceEnv(s, { API_HOST: '127.0.0.1', API_PORT: String(port) });
+  const env = serviceEnv(s, {
+    API_HOST: '127.0.0.1',
+    API_PORT: String(port),
+    AUTH_JWT_SECRET: randomBytes(32).toString('base64url'),
+    // The benchmarks load the API from one user and one address, far beyond the production limits
+    // (300 requests a minute per user, 600 per address): lifted, so that they measure the API's
+    // work rather than its 429s.
+    RATE_LIMIT_PER_USER_PER_MINUTE: '1000000000',
+    RATE_LIMIT_PER_IP_PER_MINUTE: '1000000000',
+  });
+  // Signed with exactly the API's token settings (signDevToken refuses a production configuration).
+  const tokenConfig = loadConfig({
+    NODE_ENV: 'test',
+    AUTH_JWT_SECRET: env.AUTH_JWT_SECRET,
+    AUTH_ISSUER: env.AUTH_ISSUER,
+    AUTH_AUDIENCE: env.AUTH_AUDIENCE,
+  });
   const handle = spawnProjectProcess('api/main.ts', env, path.join(s.logDir, 'api.log'));
   const url = `http://127.0.0.1:${port}`;
   try {
@@ -504,5 +535,9 @@ export async function startApi(s: ServiceSettings): Promise<ApiProcess> {
     await handle.stop();
     throw err;
   }
-  return { ...handle, url };
+  return {
+    ...handle,
+    url,
+    token: (userId = BENCH_USER, opts = {}) => signDevToken(tokenConfig, { userId, ttlSeconds: 24 * 3600, ...opts }),
+  };
 }

@@ -13,11 +13,15 @@ export interface SeededPatient {
 /** Minute-aligned zones only, so that one instant is a whole local minute everywhere. */
 export const ZONES = ['Europe/Paris', 'America/New_York', 'Asia/Tokyo', 'UTC'];
 
-/** `count` patients, ten to a care circle, each with an email address (and a push token if asked). */
+/**
+ * `count` patients, ten to a care circle, each with an email address (and a push token if asked).
+ * With `caregiver`, each circle also gets a caregiver member who is that user (`userId`), so that
+ * the user's token may act in it; reachable in the app only, so that it receives no email or push.
+ */
 export async function seedPatients(
   prisma: PrismaClient,
   count: number,
-  opts: { channels: Channel[]; pushTokens?: boolean },
+  opts: { channels: Channel[]; pushTokens?: boolean; caregiver?: string },
 ): Promise<SeededPatient[]> {
   const patients: SeededPatient[] = [];
   const circles: { id: string; name: string }[] = [];
@@ -32,6 +36,19 @@ export async function seedPatients(
     });
   }
   await prisma.careCircle.createMany({ data: circles });
+  const caregiver = opts.caregiver;
+  if (caregiver) {
+    await prisma.member.createMany({
+      data: circles.map((c) => ({
+        careCircleId: c.id,
+        name: 'Bench caregiver',
+        role: 'caregiver' as const,
+        timezone: 'UTC',
+        userId: caregiver,
+        channels: ['in_app' as const],
+      })),
+    });
+  }
   await prisma.member.createMany({
     data: patients.map((p, i) => ({
       id: p.patientId,

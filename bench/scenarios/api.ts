@@ -2,7 +2,8 @@
  * API: `POST /v1/medications` at a fixed concurrency (autocannon), against the API process on the
  * embedded defaults (its own pool sizes and timeouts, the Temporal dev server with its SQLite file,
  * the worker running beside it as in production). Each request validates, writes the medication and
- * starts its workflow. The seed's reference is 160 ms per request.
+ * starts its workflow, as one signed-in caregiver (bearer token; the API's rate limits lifted, see
+ * startApi). The seed's reference is 160 ms per request.
  */
 import fs from 'node:fs';
 import autocannon from 'autocannon';
@@ -16,6 +17,7 @@ import {
   startTemporal,
   startWorkers,
   pidsOf,
+  BENCH_USER,
   type Log,
   type WorkerTuning,
 } from '../lib/env.ts';
@@ -78,7 +80,11 @@ export async function runApi(opts: ApiOptions): Promise<ApiResult> {
     const [workers, api] = await Promise.all([startWorkers(settings, { mode: 'app' }), startApi(settings)]);
     for (const worker of workers) stack.push('worker', () => worker.stop());
     stack.push('API', () => api.stop());
-    const [patient] = await seedPatients(db.prisma, 1, { channels: ['push', 'email', 'in_app'] });
+    // BENCH_USER, a caregiver of the patient's circle, sends every request.
+    const [patient] = await seedPatients(db.prisma, 1, {
+      channels: ['push', 'email', 'in_app'],
+      caregiver: BENCH_USER,
+    });
     const body = JSON.stringify({
       careCircleId: patient!.circleId,
       patientId: patient!.patientId,
@@ -89,7 +95,7 @@ export async function runApi(opts: ApiOptions): Promise<ApiResult> {
     const request = {
       url: `${api.url}/v1/medications`,
       method: 'POST' as const,
-      headers: { 'content-type': 'application/json' },
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${await api.token(BENCH_USER)}` },
       body,
     };
 

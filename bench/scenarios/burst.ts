@@ -47,6 +47,8 @@ import {
   childEnv,
   waitForHttp,
   RESEND_API_KEY,
+  BENCH_USER,
+  type ApiProcess,
   type Log,
   type ScratchDatabase,
   type ServiceSettings,
@@ -179,7 +181,11 @@ export async function runBurst(opts: BurstOptions): Promise<BurstResult> {
       logDir: dir,
     };
     // Email only: one provider call per dose, observable at the fake.
-    const patients = await seedPatients(db.prisma, Math.max(1, Math.ceil(opts.n / 10)), { channels: ['email'] });
+    // BENCH_USER is a caregiver of every circle: it creates the medications through the API.
+    const patients = await seedPatients(db.prisma, Math.max(1, Math.ceil(opts.n / 10)), {
+      channels: ['email'],
+      caregiver: BENCH_USER,
+    });
     const phase: Phase = { db, temporal, fake, settings, patients, opts };
 
     if (systems.includes('carecircle')) results.push(await burstCareCircle(phase));
@@ -234,11 +240,11 @@ async function burstCareCircle(p: Phase): Promise<BurstSystemResult> {
     if (warmup > 0 && due - 60_000 < Date.now() + 8_000) due += 60_000;
     if (warmup > 0) {
       opts.log(`carecircle: ${warmup} warm-up doses due ${new Date(due - 60_000).toISOString()}`);
-      await createThroughApi(api.url, p.patients, warmup, due - 60_000, 'warm-up', opts.createConcurrency);
+      await createThroughApi(api, p.patients, warmup, due - 60_000, 'warm-up', opts.createConcurrency);
     }
     opts.log(`carecircle: creating ${opts.n} medications due ${new Date(due).toISOString()} through the API`);
     const t0 = Date.now();
-    const keys = await createThroughApi(api.url, p.patients, opts.n, due, 'bench', opts.createConcurrency);
+    const keys = await createThroughApi(api, p.patients, opts.n, due, 'bench', opts.createConcurrency);
     const startMs = Date.now() - t0;
     if (warmup > 0) {
       const warmed = await waitUntil(() => fake.resend.sent.length >= warmup, Math.max(0, due - Date.now() - 1_000));
@@ -257,9 +263,12 @@ async function burstCareCircle(p: Phase): Promise<BurstSystemResult> {
   }
 }
 
-/** Creates `count` medications with a `once` dose at `due` through the API; returns their dedupe keys. */
+/**
+ * Creates `count` medications with a `once` dose at `due` through the API, as BENCH_USER; returns
+ * their dedupe keys.
+ */
 async function createThroughApi(
-  apiUrl: string,
+  api: ApiProcess,
   patients: SeededPatient[],
   count: number,
   due: number,
@@ -267,13 +276,14 @@ async function createThroughApi(
   concurrency = 20,
 ): Promise<string[]> {
   const dueIso = new Date(due).toISOString();
+  const authorization = `Bearer ${await api.token(BENCH_USER)}`;
   return mapLimit(
     Array.from({ length: count }, (_, i) => patients[i % patients.length]!),
     concurrency,
     async (patient, i) => {
-      const res = await fetch(`${apiUrl}/v1/medications`, {
+      const res = await fetch(`${api.url}/v1/medications`, {
         method: 'POST',
-        headers: { 'content-type': 'application/json' },
+        headers: { 'content-type': 'application/json', authorization },
         body: JSON.stringify({
           careCircleId: patient.circleId,
           patientId: patient.patientId,

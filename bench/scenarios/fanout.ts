@@ -22,6 +22,7 @@ import {
   startFakes,
   startTemporal,
   startWorkers,
+  BENCH_USER,
   type Log,
   type ScratchDatabase,
   type ServiceSettings,
@@ -133,7 +134,10 @@ async function fanoutOnce(
     for (const worker of workers) stack.push('worker', () => worker.stop());
     stack.push('API', () => api.stop());
 
-    /** A circle of `count` members on push and email; returns its id. */
+    /**
+     * A circle of `count` members on push and email; returns its id. The first is BENCH_USER, a
+     * caregiver, who sends the message (and receives it too, like every member).
+     */
     const circleOf = async (count: number): Promise<string> => {
       const members = await seedPatients(db.prisma, count, { channels: ['push', 'email'], pushTokens: true });
       const circleId = members[0]!.circleId;
@@ -142,13 +146,18 @@ async function fanoutOnce(
         where: { id: { in: members.map((m) => m.patientId) } },
         data: { careCircleId: circleId, role: 'family' },
       });
+      await db.prisma.member.update({
+        where: { id: members[0]!.patientId },
+        data: { role: 'caregiver', userId: BENCH_USER },
+      });
       return circleId;
     };
+    const authorization = `Bearer ${await api.token(BENCH_USER)}`;
     const send = async (circleId: string) => {
       const t0 = Date.now();
       const res = await fetch(`${api.url}/v1/care-circles/${circleId}/notifications`, {
         method: 'POST',
-        headers: { 'content-type': 'application/json' },
+        headers: { 'content-type': 'application/json', authorization },
         body: JSON.stringify({ title: 'Family update', body: 'Grandma is back home from the hospital.' }),
       });
       const apiMs = Date.now() - t0;
