@@ -103,7 +103,11 @@ export function createApp(deps: ApiDeps, onError: (err: unknown) => void = () =>
     problemResponse(c, new ProblemError(404, 'not-found', 'Not found', `No route for ${c.req.method} ${c.req.path}`)),
   );
   app.onError((err, c) => {
-    if (err instanceof ProblemError) return problemResponse(c, err);
+    if (err instanceof ProblemError) {
+      // The client reads only the problem; operators need what Temporal or the database said.
+      if (err.status >= 500 && err.cause !== undefined) onError(err.cause);
+      return problemResponse(c, err);
+    }
     // Hono's own validators: unparsable JSON, or a media type the route does not take.
     if (err instanceof HTTPException && err.status === 400) return problemResponse(c, malformedJson);
     if (err instanceof HTTPException && err.status === 415) return problemResponse(c, unsupportedMediaType);

@@ -36,8 +36,9 @@ export const validationFailed = (errors: FieldError[]): ProblemError =>
     errors,
   );
 
-export const unavailable = (detail: string): ProblemError =>
-  new ProblemError(503, 'service-unavailable', 'Service unavailable', detail);
+/** A 503 whose `cause` (a Temporal or database error) is logged, never shown to the client. */
+export const unavailable = (detail: string, cause?: unknown): ProblemError =>
+  Object.assign(new ProblemError(503, 'service-unavailable', 'Service unavailable', detail), { cause });
 
 export function zodFieldErrors(error: z.ZodError, prefix = ''): FieldError[] {
   return error.issues.map((issue) => ({
