@@ -4,9 +4,9 @@
  * the attributes and the workflow summary the API gave it, and screenshots are saved to
  * test/artifacts/.
  *
- * Needs Chromium from Debian (`apt-get install -y chromium`; CHROMIUM_PATH for another binary),
- * driven by playwright-core (never `npx playwright install`). Without it this file is skipped, and
- * says so.
+ * Chromium comes from test/helpers/chromium.ts (CHROMIUM_PATH, the Debian package, or the build
+ * @sparticuz/chromium carries for Linux x64), driven by playwright-core (never `npx playwright
+ * install`). Where none can run, this file is skipped, and says so.
  */
 import fs from 'node:fs';
 import { freePort } from '../shared/free-port.ts';
@@ -23,18 +23,19 @@ import { OutboxEmailSender, OutboxPushSender } from '../providers/dev-outbox.ts'
 import { projectRoot } from '../shared/config.ts';
 import { searchAttributeDefinitions } from '../shared/search-attributes.ts';
 import { createMedicationWorker } from '../workers/medication-worker.ts';
+import { asUser, testTokens } from './helpers/api-auth.ts';
+import { findChromium } from './helpers/chromium.ts';
 import { createTestDatabase, type TestDatabase } from './helpers/database.ts';
 
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
-const hasChromium = fs.existsSync(CHROMIUM);
+const chromiumBinary = await findChromium();
 const ARTIFACTS = path.join(projectRoot, 'test', 'artifacts');
 const TASK_QUEUE = 'medication-reminders-ui';
 const NAMESPACE = 'default';
 
-describe.skipIf(!hasChromium)(
-  hasChromium
+describe.skipIf(!chromiumBinary)(
+  chromiumBinary
     ? 'Temporal Web UI in headless Chromium'
-    : `Temporal Web UI in headless Chromium — SKIPPED: no Chromium at ${CHROMIUM} (apt-get install -y chromium)`,
+    : 'Temporal Web UI in headless Chromium — SKIPPED: no Chromium for this platform (set CHROMIUM_PATH)',
   () => {
     let dataDir: string;
     let server: TemporalDevServer;
@@ -75,19 +76,8 @@ describe.skipIf(!hasChromium)(
         }),
       });
       workerRun = worker.run();
-      app = createApp({ prisma, temporal, taskQueue: TASK_QUEUE, devOutbox: true });
-      browser = await chromium.launch({
-        executablePath: CHROMIUM,
-        args: [
-          '--headless',
-          '--no-sandbox',
-          '--disable-gpu',
-          '--disable-background-networking',
-          '--disable-component-update',
-          '--disable-sync',
-          '--no-first-run',
-        ],
-      });
+      app = createApp({ prisma, temporal, taskQueue: TASK_QUEUE, devOutbox: true, tokens: testTokens() });
+      browser = await chromium.launch({ executablePath: chromiumBinary!.executablePath, args: chromiumBinary!.args });
       page = await browser.newPage({ viewport: { width: 1400, height: 900 } });
       fs.mkdirSync(ARTIFACTS, { recursive: true });
     });
@@ -103,17 +93,17 @@ describe.skipIf(!hasChromium)(
       if (dataDir) fs.rmSync(dataDir, { recursive: true, force: true });
     });
 
-    const post = async <T>(url: string, body: unknown): Promise<T> => {
-      const res = await app.request(url, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json' },
-        body: JSON.stringify(body),
-      });
+    /** A POST as `userId` that must create something. */
+    const postAs = async <T>(userId: string, url: string, body: unknown): Promise<T> => {
+      const res = await (await asUser(app, userId)).post(url, body);
       expect(res.status, `${url}: ${await res.clone().text()}`).toBe(201);
       return (await res.json()) as T;
     };
 
+    /** A circle created by its own caregiver, with a patient and a medication. */
     async function createMedication(family: string) {
+      const caregiver = `${family.split(' ')[0]!.toLowerCase()}-caregiver`;
+      const post = <T>(url: string, body: unknown) => postAs<T>(caregiver, url, body);
       const circle = await post<{ id: string }>('/v1/care-circles', { name: family });
       const patient = await post<{ id: string }>(`/v1/care-circles/${circle.id}/members`, {
         name: 'Grandma',

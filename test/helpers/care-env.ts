@@ -40,6 +40,8 @@ export async function createCareEnv(
     wrap?: (activities: Activities) => Activities;
     /** The time-skipping test server (default), or the real dev server where real time matters. */
     server?: 'time-skipping' | 'local';
+    /** Which workers run (default CARE_WORKLOADS). */
+    workloads?: Workload[];
   } = {},
 ): Promise<CareEnv> {
   const [env, db, bundle] = await Promise.all([
@@ -67,7 +69,7 @@ export async function createCareEnv(
       connection: env.nativeConnection,
       namespace: env.namespace ?? 'default',
       settings,
-      workloads: CARE_WORKLOADS,
+      workloads: opts.workloads ?? CARE_WORKLOADS,
       activities,
       workflowBundle: bundle,
       shutdownGraceTime: '1 second',
