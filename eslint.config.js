@@ -2,7 +2,18 @@ import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['node_modules', 'generated', '.data', '.tools', 'dist', 'coverage', 'bench/results', 'client/openapi.d.ts'] },
+  {
+    ignores: [
+      'node_modules',
+      'generated',
+      '.data',
+      '.tools',
+      'dist',
+      'coverage',
+      'bench/results',
+      'client/openapi.d.ts',
+    ],
+  },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {
