@@ -14,9 +14,9 @@
  *   (as test/helpers/care-env.ts does), for the fan-out scenario when the production settings do not.
  * - BENCH_WORKFLOW_BUNDLE: a workflow bundle built beforehand (same modules), instead of bundling
  *   at start-up.
- * - Tuning that workers/build.ts does not expose (BENCH_MAX_CACHED_WORKFLOWS,
- *   BENCH_REUSE_V8_CONTEXT, BENCH_WORKFLOW_TASK_SLOTS, BENCH_WORKFLOW_THREADS) is added to every
- *   Worker.create call of this process.
+ * - Cache size and workflow-task slots are the production settings WORKER_MAX_CACHED_WORKFLOWS and
+ *   WORKER_WORKFLOW_TASK_SLOTS; tuning that workers/build.ts does not expose (BENCH_REUSE_V8_CONTEXT,
+ *   BENCH_WORKFLOW_THREADS) is added to every Worker.create call of this process.
  */
 import { Client } from '@temporalio/client';
 import { bundleWorkflowCode, Worker, type WorkerOptions } from '@temporalio/worker';
@@ -37,16 +37,15 @@ const cfg = config();
 const mode = process.env.BENCH_WORKER_MODE ?? 'app';
 
 const tuning: Partial<WorkerOptions> = {};
-if (process.env.BENCH_MAX_CACHED_WORKFLOWS) tuning.maxCachedWorkflows = Number(process.env.BENCH_MAX_CACHED_WORKFLOWS);
 if (process.env.BENCH_REUSE_V8_CONTEXT) tuning.reuseV8Context = process.env.BENCH_REUSE_V8_CONTEXT === 'true';
-if (process.env.BENCH_WORKFLOW_TASK_SLOTS) {
-  tuning.maxConcurrentWorkflowTaskExecutions = Number(process.env.BENCH_WORKFLOW_TASK_SLOTS);
-}
 if (process.env.BENCH_WORKFLOW_THREADS) tuning.workflowThreadPoolSize = Number(process.env.BENCH_WORKFLOW_THREADS);
 if (Object.keys(tuning).length > 0) {
   const create = Worker.create.bind(Worker);
   Worker.create = (options: WorkerOptions) => create({ ...options, ...tuning });
 }
+
+const cachedWorkflows =
+  cfg.WORKER_MAX_CACHED_WORKFLOWS === undefined ? {} : { maxCachedWorkflows: cfg.WORKER_MAX_CACHED_WORKFLOWS };
 
 /** webpack's summary is noise in a benchmark log. */
 const quietBundler = {
@@ -73,6 +72,7 @@ await runWorkerProcess({
         activities: createBareActivities(),
         workflowBundle: await bundleWorkflowCode({ workflowsPath: bareWorkflowsPath, logger: quietBundler }),
         shutdownGraceTime: shutdownGraceMs,
+        ...cachedWorkflows,
       });
     }
     const fcm = createFcmStub();
@@ -102,6 +102,7 @@ await runWorkerProcess({
       }),
       shutdownGraceTime: shutdownGraceMs,
       interceptors: workerInterceptors(),
+      ...cachedWorkflows,
     });
   },
   onStopped: () => prisma.$disconnect(),

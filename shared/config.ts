@@ -122,6 +122,14 @@ const schema = z.object({
   /** Temporal Cloud API key (sent as a bearer token; implies TLS). */
   TEMPORAL_API_KEY: optionalString,
 
+  /**
+   * Workflow tuning (BENCHMARKS.md measures both). Cached workflows per worker: each costs
+   * 0.2–0.35 MB but saves replaying its history on the next task; unset: the SDK's default (from
+   * the machine's memory). Workflow-task slots per worker: unset, min(10, the queue's concurrency).
+   */
+  WORKER_MAX_CACHED_WORKFLOWS: z.coerce.number().int().min(0).optional(),
+  WORKER_WORKFLOW_TASK_SLOTS: z.coerce.number().int().min(1).optional(),
+
   /** How long in-flight activities may run on after SIGTERM before they are cancelled and retried elsewhere. */
   WORKER_SHUTDOWN_GRACE: durationMs.prefault('30s'),
   /** Worker's HTTP endpoint: /metrics (app + Temporal SDK metrics), /health, /ready, /status. Port 0: any free port. */

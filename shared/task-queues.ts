@@ -71,6 +71,7 @@ export function taskQueueSettings(
     | 'DOCUMENT_CONCURRENCY'
     | 'DEAD_LETTER_CONCURRENCY'
     | 'MAINTENANCE_CONCURRENCY'
+    | 'WORKER_WORKFLOW_TASK_SLOTS'
   >,
 ): Record<Workload, TaskQueueSettings> {
   const q = (
@@ -81,7 +82,7 @@ export function taskQueueSettings(
   ): TaskQueueSettings => ({
     name,
     maxConcurrentActivities,
-    maxConcurrentWorkflowTasks: Math.max(2, Math.min(10, maxConcurrentActivities)),
+    maxConcurrentWorkflowTasks: cfg.WORKER_WORKFLOW_TASK_SLOTS ?? Math.max(2, Math.min(10, maxConcurrentActivities)),
     runsWorkflows,
     ...extra,
   });

@@ -200,6 +200,16 @@ describe('worker settings from configuration', () => {
     expect(custom.email.maxTaskQueueActivitiesPerSecond).toBe(10);
   });
 
+  it('WORKER_WORKFLOW_TASK_SLOTS sets the workflow-task slots of every queue; unset, min(10, concurrency)', () => {
+    const defaults = taskQueueSettings(loadConfig({}));
+    expect(defaults.medication.maxConcurrentWorkflowTasks).toBe(5);
+    expect(defaults.notifications.maxConcurrentWorkflowTasks).toBe(10);
+    const tuned = taskQueueSettings(loadConfig({ WORKER_WORKFLOW_TASK_SLOTS: '40' }));
+    expect(tuned.medication.maxConcurrentWorkflowTasks).toBe(40);
+    expect(tuned.notifications.maxConcurrentWorkflowTasks).toBe(40);
+    expect(() => loadConfig({ WORKER_MAX_CACHED_WORKFLOWS: '-1' })).toThrow(/WORKER_MAX_CACHED_WORKFLOWS/);
+  });
+
   it('WORKER_QUEUES picks the workloads a process serves', () => {
     expect(selectedWorkloads('all')).toEqual(WORKLOADS);
     expect(selectedWorkloads('notifications, email')).toEqual(['notifications', 'email']);

@@ -30,6 +30,8 @@ export interface BuildWorkerOptions {
   /** How long in-flight activities may run on after shutdown begins before they are cancelled. */
   shutdownGraceTime?: WorkerOptions['shutdownGraceTime'];
   interceptors?: WorkerInterceptors;
+  /** Workflows kept in memory per workflow-running worker (WORKER_MAX_CACHED_WORKFLOWS); unset: the SDK's default. */
+  maxCachedWorkflows?: number;
 }
 
 export function buildWorker(options: BuildWorkerOptions): Promise<Worker> {
@@ -43,6 +45,7 @@ export function buildWorker(options: BuildWorkerOptions): Promise<Worker> {
       ? {
           ...(options.workflowBundle ? { workflowBundle: options.workflowBundle } : { workflowsPath }),
           maxConcurrentWorkflowTaskExecutions: settings.maxConcurrentWorkflowTasks,
+          ...(options.maxCachedWorkflows !== undefined ? { maxCachedWorkflows: options.maxCachedWorkflows } : {}),
         }
       : {}),
     maxConcurrentActivityTaskExecutions: settings.maxConcurrentActivities,

@@ -42,6 +42,7 @@ await runWorkerProcess({
       }),
       shutdownGraceTime: shutdownGraceMs,
       interceptors: workerInterceptors(),
+      ...(cfg.WORKER_MAX_CACHED_WORKFLOWS !== undefined ? { maxCachedWorkflows: cfg.WORKER_MAX_CACHED_WORKFLOWS } : {}),
     });
     if (workloads.includes('maintenance') && cfg.SCHEDULES_ENABLED) {
       logger.info({ schedules: await ensureSchedules(temporal, cfg) }, 'schedules ensured');

@@ -445,10 +445,10 @@ export async function startWorker(
       (s.tuning.prebuiltBundle || s.tuning.preloadModules?.length) && opts.mode === 'app'
         ? await prebuiltBundlePath(s.tuning.preloadModules)
         : undefined,
-    BENCH_WORKFLOW_TASK_SLOTS:
+    WORKER_WORKFLOW_TASK_SLOTS:
       s.tuning.workflowTaskSlots === undefined ? undefined : String(s.tuning.workflowTaskSlots),
     BENCH_WORKFLOW_THREADS: s.tuning.workflowThreads === undefined ? undefined : String(s.tuning.workflowThreads),
-    BENCH_MAX_CACHED_WORKFLOWS:
+    WORKER_MAX_CACHED_WORKFLOWS:
       s.tuning.maxCachedWorkflows === undefined ? undefined : String(s.tuning.maxCachedWorkflows),
     BENCH_REUSE_V8_CONTEXT: s.tuning.reuseV8Context === undefined ? undefined : String(s.tuning.reuseV8Context),
   });
