@@ -44,10 +44,8 @@ export function decodeCursor(value: string | undefined): Cursor | undefined {
   }
 }
 
-/**
- * A Prisma `where` for the items after `cursor` in order (`field` desc or asc, then id the same way).
- */
-export function afterCursor<F extends string>(field: F, direction: 'asc' | 'desc', cursor: Cursor | undefined) {
+/** A Prisma `where` for the items after `cursor` in order (`field` desc or asc, then id the same way). */
+function afterCursor<F extends string>(field: F, direction: 'asc' | 'desc', cursor: Cursor | undefined) {
   if (!cursor) return {};
   const op = direction === 'desc' ? 'lt' : 'gt';
   return {
@@ -56,12 +54,31 @@ export function afterCursor<F extends string>(field: F, direction: 'asc' | 'desc
 }
 
 /** Fetch limit + 1 rows; this trims to the page and says where the next one starts. */
-export function toPage<T extends { id: string }>(rows: T[], limit: number, sortKey: (row: T) => Date) {
+function toPage<T extends { id: string }>(rows: T[], limit: number, sortKey: (row: T) => Date) {
   const items = rows.slice(0, limit);
   const last = items.at(-1);
   return {
     items,
     nextCursor: rows.length > limit && last ? encodeCursor({ at: sortKey(last), id: last.id }) : null,
+  };
+}
+
+/**
+ * One page of a list ordered by `field` then id: the Prisma `where` (to combine with the list's own
+ * filters), `orderBy` and `take` to query with, and `page(rows)` to cut the result into
+ * `{ items, nextCursor }`. An unknown cursor is a 400 here, before any query.
+ */
+export function pageWindow<F extends string>(
+  field: F,
+  direction: 'asc' | 'desc',
+  query: { limit: number; cursor?: string | undefined },
+) {
+  const where = afterCursor(field, direction, decodeCursor(query.cursor));
+  return {
+    where,
+    orderBy: [{ [field]: direction } as Record<F, 'asc' | 'desc'>, { id: direction }],
+    take: query.limit + 1,
+    page: <T extends { id: string } & Record<F, Date>>(rows: T[]) => toPage(rows, query.limit, (row) => row[field]),
   };
 }
 

@@ -16,7 +16,7 @@ import { appointmentChangedUpdate, type AppointmentReminderStatus } from '../../
 import { authorize } from '../access.ts';
 import type { ApiDeps } from '../deps.ts';
 import { createRouter, jsonBody, jsonResponse, problems, uuidParams, type AppEnv, type Router } from '../openapi.ts';
-import { afterCursor, decodeCursor, pageSchema, toPage } from '../pagination.ts';
+import { pageSchema, pageWindow } from '../pagination.ts';
 import { notFound, ProblemError, unavailable, validationFailed, type FieldError } from '../problem.ts';
 import { circleListQuery, createAppointmentBody, updateAppointmentBody } from '../scheduling-schemas.ts';
 import { isUuid } from '../validation.ts';
@@ -248,12 +248,13 @@ export function appointmentRoutes({ prisma, temporal }: ApiDeps): Router {
   app.openapi(listAppointments, async (c) => {
     const { careCircleId, limit, cursor } = c.req.valid('query');
     await authorize(c, prisma, careCircleId, 'view');
+    const paging = pageWindow('startsAt', 'asc', { limit, cursor });
     const rows = await prisma.appointment.findMany({
-      where: { careCircleId, ...afterCursor('startsAt', 'asc', decodeCursor(cursor)) },
-      orderBy: [{ startsAt: 'asc' }, { id: 'asc' }],
-      take: limit + 1,
+      where: { careCircleId, ...paging.where },
+      orderBy: paging.orderBy,
+      take: paging.take,
     });
-    const page = toPage(rows, limit, (a) => a.startsAt);
+    const page = paging.page(rows);
     return c.json({ items: page.items.map(summary), nextCursor: page.nextCursor }, 200);
   });
 

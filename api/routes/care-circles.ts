@@ -7,7 +7,7 @@ import { Prisma } from '../../shared/db.ts';
 import { authorize } from '../access.ts';
 import type { ApiDeps } from '../deps.ts';
 import { CreatedSchema, createRouter, jsonBody, jsonResponse, problems, type Router } from '../openapi.ts';
-import { afterCursor, decodeCursor, pageQuery, pageSchema, toPage } from '../pagination.ts';
+import { pageQuery, pageSchema, pageWindow } from '../pagination.ts';
 import { notFound, ProblemError } from '../problem.ts';
 import { createCareCircleBody, createMemberBody, memberRole } from '../schemas.ts';
 import { isUuid } from '../validation.ts';
@@ -114,13 +114,14 @@ export function careCircleRoutes({ prisma }: ApiDeps): Router {
 
   app.openapi(listCircles, async (c) => {
     const { limit, cursor } = c.req.valid('query');
+    const paging = pageWindow('createdAt', 'desc', { limit, cursor });
     const rows = await prisma.member.findMany({
-      where: { userId: c.get('principal').userId, ...afterCursor('createdAt', 'desc', decodeCursor(cursor)) },
-      orderBy: [{ createdAt: 'desc' }, { id: 'desc' }],
-      take: limit + 1,
+      where: { userId: c.get('principal').userId, ...paging.where },
+      orderBy: paging.orderBy,
+      take: paging.take,
       include: { careCircle: true },
     });
-    const page = toPage(rows, limit, (m) => m.createdAt);
+    const page = paging.page(rows);
     return c.json(
       {
         items: page.items.map((m) => ({

@@ -15,7 +15,7 @@ import type { CircleNotificationProgress, RecipientProgress } from '../../workfl
 import { authorize, membershipOf } from '../access.ts';
 import type { ApiDeps } from '../deps.ts';
 import { createRouter, jsonBody, jsonResponse, problems, uuidParams, type Router } from '../openapi.ts';
-import { afterCursor, decodeCursor, pageQuery, pageSchema, toPage } from '../pagination.ts';
+import { pageQuery, pageSchema, pageWindow } from '../pagination.ts';
 import { notFound, unavailable } from '../problem.ts';
 import { channel } from '../schemas.ts';
 import { createCircleNotificationBody, updateMemberPreferencesBody } from '../scheduling-schemas.ts';
@@ -208,12 +208,13 @@ export function circleNotificationRoutes({ prisma, temporal }: ApiDeps): Router 
     const { limit, cursor } = c.req.valid('query');
     if (!isUuid(careCircleId)) throw notFound('Care circle', careCircleId);
     await authorize(c, prisma, careCircleId, 'view');
+    const paging = pageWindow('createdAt', 'desc', { limit, cursor });
     const rows = await prisma.circleNotification.findMany({
-      where: { careCircleId, ...afterCursor('createdAt', 'desc', decodeCursor(cursor)) },
-      orderBy: [{ createdAt: 'desc' }, { id: 'desc' }],
-      take: limit + 1,
+      where: { careCircleId, ...paging.where },
+      orderBy: paging.orderBy,
+      take: paging.take,
     });
-    const page = toPage(rows, limit, (n) => n.createdAt);
+    const page = paging.page(rows);
     return c.json({ items: page.items.map(summary), nextCursor: page.nextCursor }, 200);
   });
 

@@ -17,7 +17,7 @@ import { TASK_QUEUES } from '../../shared/task-queues.ts';
 import { requireOperator } from '../auth.ts';
 import type { ApiDeps } from '../deps.ts';
 import { createRouter, jsonResponse, problems, type Router } from '../openapi.ts';
-import { afterCursor, decodeCursor, pageQuery, pageSchema, toPage } from '../pagination.ts';
+import { pageQuery, pageSchema, pageWindow } from '../pagination.ts';
 import { notFound, ProblemError, unavailable } from '../problem.ts';
 import { channel } from '../schemas.ts';
 import { isUuid } from '../validation.ts';
@@ -183,16 +183,17 @@ export function deadLetterRoutes({ prisma, temporal }: ApiDeps): Router {
 
   app.openapi(listRoute, async (c) => {
     const q = c.req.valid('query');
+    const paging = pageWindow('createdAt', 'desc', q);
     const rows = await prisma.deadLetter.findMany({
       where: {
         ...(q.status ? { status: q.status } : {}),
         ...(q.kind ? { kind: q.kind } : {}),
-        ...afterCursor('createdAt', 'desc', decodeCursor(q.cursor)),
+        ...paging.where,
       },
-      orderBy: [{ createdAt: 'desc' }, { id: 'desc' }],
-      take: q.limit + 1,
+      orderBy: paging.orderBy,
+      take: paging.take,
     });
-    const page = toPage(rows, q.limit, (d) => d.createdAt);
+    const page = paging.page(rows);
     return c.json({ items: page.items.map(present), nextCursor: page.nextCursor }, 200);
   });
 

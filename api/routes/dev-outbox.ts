@@ -6,7 +6,7 @@ import { createRoute, z } from '@hono/zod-openapi';
 import { requireOperator } from '../auth.ts';
 import type { ApiDeps } from '../deps.ts';
 import { createRouter, jsonResponse, problems, type Router } from '../openapi.ts';
-import { afterCursor, decodeCursor, pageQuery, pageSchema, toPage } from '../pagination.ts';
+import { pageQuery, pageSchema, pageWindow } from '../pagination.ts';
 import { channel } from '../schemas.ts';
 
 const OutboxMessageSchema = z
@@ -38,12 +38,13 @@ export function devOutboxRoutes({ prisma }: ApiDeps): Router {
   const app = createRouter();
   app.openapi(listRoute, async (c) => {
     const { limit, cursor } = c.req.valid('query');
+    const paging = pageWindow('createdAt', 'desc', { limit, cursor });
     const rows = await prisma.devOutboxMessage.findMany({
-      where: afterCursor('createdAt', 'desc', decodeCursor(cursor)),
-      orderBy: [{ createdAt: 'desc' }, { id: 'desc' }],
-      take: limit + 1,
+      where: paging.where,
+      orderBy: paging.orderBy,
+      take: paging.take,
     });
-    const page = toPage(rows, limit, (m) => m.createdAt);
+    const page = paging.page(rows);
     return c.json(
       {
         items: page.items.map((m) => ({

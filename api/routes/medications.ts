@@ -42,7 +42,7 @@ import {
   type ScheduleBody,
 } from '../medication-schemas.ts';
 import { createRouter, jsonBody, jsonResponse, problems, uuidParams, type Router } from '../openapi.ts';
-import { afterCursor, decodeCursor, pageSchema, toPage } from '../pagination.ts';
+import { pageSchema, pageWindow } from '../pagination.ts';
 import { notFound, ProblemError, unavailable, validationFailed } from '../problem.ts';
 import { isUuid } from '../validation.ts';
 
@@ -475,12 +475,13 @@ export function medicationRoutes({ prisma, temporal, taskQueue }: ApiDeps): Rout
   app.openapi(listMedications, async (c) => {
     const { careCircleId, limit, cursor } = c.req.valid('query');
     await authorize(c, prisma, careCircleId, 'view');
+    const paging = pageWindow('createdAt', 'desc', { limit, cursor });
     const rows = await prisma.medication.findMany({
-      where: { careCircleId, ...afterCursor('createdAt', 'desc', decodeCursor(cursor)) },
-      orderBy: [{ createdAt: 'desc' }, { id: 'desc' }],
-      take: limit + 1,
+      where: { careCircleId, ...paging.where },
+      orderBy: paging.orderBy,
+      take: paging.take,
     });
-    const page = toPage(rows, limit, (m) => m.createdAt);
+    const page = paging.page(rows);
     return c.json(
       {
         items: page.items.map((m) => ({
@@ -599,6 +600,7 @@ export function medicationRoutes({ prisma, temporal, taskQueue }: ApiDeps): Rout
     const { from, to, limit, cursor } = c.req.valid('query');
     const { medication } = await authorized(c, c.req.valid('param').id, 'view');
     const zone = (medication.schedule as unknown as MedicationSchedule).timezone;
+    const paging = pageWindow('scheduledAt', 'desc', { limit, cursor });
     const rows = await prisma.doseEvent.findMany({
       where: {
         medicationId: medication.id,
@@ -606,13 +608,13 @@ export function medicationRoutes({ prisma, temporal, taskQueue }: ApiDeps): Rout
           ...(from ? { gte: dayStart(from, zone) } : {}),
           ...(to ? { lt: dayStart(to, zone, 1) } : {}),
         },
-        ...afterCursor('scheduledAt', 'desc', decodeCursor(cursor)),
+        ...paging.where,
       },
       include: { acknowledgedBy: { select: { id: true, name: true, role: true } } },
-      orderBy: [{ scheduledAt: 'desc' }, { id: 'desc' }],
-      take: limit + 1,
+      orderBy: paging.orderBy,
+      take: paging.take,
     });
-    const page = toPage(rows, limit, (d) => d.scheduledAt);
+    const page = paging.page(rows);
     return c.json(
       {
         items: page.items.map((d) => ({

@@ -7,7 +7,7 @@ import { createRoute, z } from '@hono/zod-openapi';
 import { membershipOf } from '../access.ts';
 import type { ApiDeps } from '../deps.ts';
 import { createRouter, jsonResponse, problems, type Router } from '../openapi.ts';
-import { afterCursor, decodeCursor, pageSchema, toPage } from '../pagination.ts';
+import { pageSchema, pageWindow } from '../pagination.ts';
 import { notFound, ProblemError } from '../problem.ts';
 import { channel, notificationsQuery } from '../schemas.ts';
 
@@ -47,7 +47,8 @@ export function notificationRoutes({ prisma }: ApiDeps): Router {
 
   app.openapi(listRoute, async (c) => {
     const { recipientId, limit, cursor } = c.req.valid('query');
-    const after = decodeCursor(cursor);
+    // A bad cursor is a 400 before anything is looked up.
+    const paging = pageWindow('createdAt', 'desc', { limit, cursor });
     const recipient = await prisma.member.findUnique({ where: { id: recipientId } });
     const caller = recipient && (await membershipOf(prisma, c.get('principal').userId, recipient.careCircleId));
     if (!recipient || !caller) throw notFound('Member', recipientId);
@@ -60,11 +61,11 @@ export function notificationRoutes({ prisma }: ApiDeps): Router {
       );
     }
     const rows = await prisma.notificationLog.findMany({
-      where: { recipientId, ...afterCursor('createdAt', 'desc', after) },
-      orderBy: [{ createdAt: 'desc' }, { id: 'desc' }],
-      take: limit + 1,
+      where: { recipientId, ...paging.where },
+      orderBy: paging.orderBy,
+      take: paging.take,
     });
-    const page = toPage(rows, limit, (n) => n.createdAt);
+    const page = paging.page(rows);
     return c.json(
       {
         items: page.items.map((n) => ({

@@ -16,7 +16,7 @@ import { shiftChangedUpdate, type ShiftReminderStatus } from '../../workflows/sh
 import { authorize } from '../access.ts';
 import type { ApiDeps } from '../deps.ts';
 import { createRouter, jsonBody, jsonResponse, problems, uuidParams, type AppEnv, type Router } from '../openapi.ts';
-import { afterCursor, decodeCursor, pageSchema, toPage } from '../pagination.ts';
+import { pageSchema, pageWindow } from '../pagination.ts';
 import { notFound, ProblemError, unavailable, validationFailed, type FieldError } from '../problem.ts';
 import { circleListQuery, createShiftBody, updateShiftBody } from '../scheduling-schemas.ts';
 import { isUuid } from '../validation.ts';
@@ -209,12 +209,13 @@ export function shiftRoutes({ prisma, temporal }: ApiDeps): Router {
   app.openapi(listShifts, async (c) => {
     const { careCircleId, limit, cursor } = c.req.valid('query');
     await authorize(c, prisma, careCircleId, 'view');
+    const paging = pageWindow('startsAt', 'asc', { limit, cursor });
     const rows = await prisma.shift.findMany({
-      where: { careCircleId, ...afterCursor('startsAt', 'asc', decodeCursor(cursor)) },
-      orderBy: [{ startsAt: 'asc' }, { id: 'asc' }],
-      take: limit + 1,
+      where: { careCircleId, ...paging.where },
+      orderBy: paging.orderBy,
+      take: paging.take,
     });
-    const page = toPage(rows, limit, (s) => s.startsAt);
+    const page = paging.page(rows);
     return c.json({ items: page.items.map(summary), nextCursor: page.nextCursor }, 200);
   });
 
