@@ -15,18 +15,8 @@
 import { performance } from 'node:perf_hooks';
 import { startEmbeddedPostgres } from '../dev/embedded-postgres.ts';
 import { config } from '../shared/config.ts';
-import { migrateCreate, migrateDeploy } from '../shared/migrations.ts';
+import { migrateCreate, migrateDeploy, redact } from '../shared/migrations.ts';
 const USAGE = 'usage: tsx scripts/db-migrate.ts deploy | create <name>';
-
-function redact(url: string): string {
-  try {
-    const u = new URL(url);
-    if (u.password) u.password = '***';
-    return u.toString();
-  } catch {
-    return url;
-  }
-}
 
 async function main(argv: string[]): Promise<number> {
   const cfg = config();

@@ -456,7 +456,8 @@ function withDatabase(url: string, database: string): string {
   return u.toString();
 }
 
-function redact(url: string): string {
+/** A database URL safe to print: the password masked. */
+export function redact(url: string): string {
   try {
     const u = new URL(url);
     if (u.password) u.password = '***';
