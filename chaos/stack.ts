@@ -6,18 +6,18 @@
  * as child processes (`node --import tsx …`), each restartable.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { randomBytes, randomUUID } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import { freePort } from '../shared/free-port.ts';
 import os from 'node:os';
 import path from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
-import pg from 'pg';
 import { startEmbeddedPostgres, type EmbeddedPostgres } from '../dev/embedded-postgres.ts';
 import { startTemporalDevServer, type TemporalDevServer } from '../dev/temporal-dev-server.ts';
 import { signDevToken, type TokenRequest } from '../shared/auth-tokens.ts';
 import { loadConfig, projectRoot, type Config } from '../shared/config.ts';
 import { migrateDeploy } from '../shared/migrations.ts';
+import { createScratchDatabase, type ScratchDatabase } from '../shared/scratch-database.ts';
 import { searchAttributeDefinitions } from '../shared/search-attributes.ts';
 import { startFakeProviders, type FakeProviders } from '../test/fakes/provider-server.ts';
 
@@ -55,7 +55,7 @@ export class Stack {
 
   private pg: EmbeddedPostgres | undefined;
   private pgPort = 0;
-  private scratch: { admin: string; name: string } | undefined;
+  private scratch: ScratchDatabase | undefined;
   private temporal: TemporalDevServer | undefined;
   private temporalPorts = { port: 0, uiPort: 0 };
   private worker: ChildHandle | undefined;
@@ -96,13 +96,8 @@ export class Stack {
     const shared = process.env.DATABASE_URL;
     if (!this.opts.embeddedDatabase && shared) {
       if (!this.scratch) {
-        const name = `carecircle_chaos_${randomUUID().replaceAll('-', '').slice(0, 12)}`;
-        await adminQuery(shared, `CREATE DATABASE ${name}`);
-        this.scratch = { admin: shared, name };
-        const url = new URL(shared);
-        url.pathname = `/${name}`;
-        this.databaseUrl = url.toString();
-        await migrateDeploy(this.databaseUrl);
+        this.scratch = await createScratchDatabase(shared, 'carecircle_chaos');
+        this.databaseUrl = this.scratch.url;
       }
       return;
     }
@@ -255,23 +250,11 @@ export class Stack {
     await this.stopTemporal().catch((err: unknown) => this.opts.log(`temporal stop: ${String(err)}`));
     if (this.pg) await this.pg.stop().catch((err: unknown) => this.opts.log(`postgres stop: ${String(err)}`));
     if (this.scratch) {
-      await adminQuery(this.scratch.admin, `DROP DATABASE IF EXISTS ${this.scratch.name} WITH (FORCE)`).catch(
-        (err: unknown) => this.opts.log(`drop scratch database: ${String(err)}`),
-      );
+      await this.scratch.drop().catch((err: unknown) => this.opts.log(`drop scratch database: ${String(err)}`));
     }
     await this.fake.close();
     if (process.env.CHAOS_KEEP_DATA) this.opts.log(`data and logs kept in ${this.dataDir}`);
     else fs.rmSync(this.dataDir, { recursive: true, force: true });
-  }
-}
-
-async function adminQuery(url: string, sql: string): Promise<void> {
-  const client = new pg.Client({ connectionString: url });
-  await client.connect();
-  try {
-    await client.query(sql);
-  } finally {
-    await client.end();
   }
 }
 

@@ -440,7 +440,8 @@ function noteCharColumns<T>(res: T): T {
   return res;
 }
 
-async function adminQuery(databaseUrl: string, sql: string): Promise<void> {
+/** Runs one statement on a server (CREATE/DROP DATABASE), on a connection of its own. */
+export async function adminQuery(databaseUrl: string, sql: string): Promise<void> {
   const client = new pg.Client({ connectionString: databaseUrl });
   await client.connect();
   try {
@@ -450,7 +451,8 @@ async function adminQuery(databaseUrl: string, sql: string): Promise<void> {
   }
 }
 
-function withDatabase(url: string, database: string): string {
+/** The same server URL, naming another database. */
+export function withDatabase(url: string, database: string): string {
   const u = new URL(url);
   u.pathname = `/${encodeURIComponent(database)}`;
   return u.toString();

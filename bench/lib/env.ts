@@ -3,7 +3,7 @@
  * ones, so a developer's `npm start` and other engineers' tests are left alone):
  *
  * - PostgreSQL: the server DATABASE_URL names, else an embedded one (dev/embedded-postgres.ts), once
- *   per run; each scenario gets a scratch database migrated with `migrateDeploy` and dropped after.
+ *   per run; each scenario gets a scratch database (shared/scratch-database.ts), migrated and dropped after.
  * - The Temporal CLI dev server (dev/temporal-dev-server.ts) with its SQLite file and the production
  *   pragmas (WAL, synchronous=FULL), one per scenario.
  * - The fake provider server (test/fakes/provider-server.ts) with a fixed latency.
@@ -23,13 +23,12 @@ import path from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import { Client, Connection } from '@temporalio/client';
 import { bundleWorkflowCode } from '@temporalio/worker';
-import pg from 'pg';
 import { startEmbeddedPostgres } from '../../dev/embedded-postgres.ts';
 import { startTemporalDevServer } from '../../dev/temporal-dev-server.ts';
 import { signDevToken, type TokenRequest } from '../../shared/auth-tokens.ts';
 import { loadConfig, projectRoot } from '../../shared/config.ts';
 import { createPrisma, type PrismaClient } from '../../shared/db.ts';
-import { migrateDeploy } from '../../shared/migrations.ts';
+import { createScratchDatabase as createMigratedScratch } from '../../shared/scratch-database.ts';
 import { searchAttributeDefinitions } from '../../shared/search-attributes.ts';
 import { startFakeProviders, type FakeProviders } from '../../test/fakes/provider-server.ts';
 import { workflowsPath } from '../../workers/build.ts';
@@ -105,16 +104,6 @@ export async function startPostgres(dir: string, log: Log): Promise<PostgresServ
   return { adminUrl: server.url, kind: 'embedded', stop: server.stop };
 }
 
-async function admin(adminUrl: string, sql: string): Promise<void> {
-  const client = new pg.Client({ connectionString: adminUrl });
-  await client.connect();
-  try {
-    await client.query(sql);
-  } finally {
-    await client.end();
-  }
-}
-
 export interface ScratchDatabase {
   url: string;
   prisma: PrismaClient;
@@ -122,18 +111,14 @@ export interface ScratchDatabase {
 }
 
 export async function createScratchDatabase(adminUrl: string): Promise<ScratchDatabase> {
-  const name = `carecircle_bench_${randomBytes(6).toString('hex')}`;
-  await admin(adminUrl, `CREATE DATABASE ${name}`);
-  const url = new URL(adminUrl);
-  url.pathname = `/${name}`;
-  await migrateDeploy(url.toString());
-  const prisma = createPrisma(url.toString());
+  const scratch = await createMigratedScratch(adminUrl, 'carecircle_bench');
+  const prisma = createPrisma(scratch.url);
   return {
-    url: url.toString(),
+    url: scratch.url,
     prisma,
     async drop() {
       await prisma.$disconnect();
-      await admin(adminUrl, `DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+      await scratch.drop();
     },
   };
 }

@@ -1,9 +1,8 @@
 /** A fresh, migrated database per test file, dropped afterwards: tests never see each other's rows. */
 import { randomUUID } from 'node:crypto';
-import pg from 'pg';
 import { inject } from 'vitest';
 import { createPrisma, type PrismaClient } from '../../shared/db.ts';
-import { migrateDeploy } from '../../shared/migrations.ts';
+import { createScratchDatabase } from '../../shared/scratch-database.ts';
 
 export interface TestDatabase {
   url: string;
@@ -11,29 +10,15 @@ export interface TestDatabase {
   drop(): Promise<void>;
 }
 
-async function admin(sql: string): Promise<void> {
-  const client = new pg.Client({ connectionString: inject('adminDatabaseUrl') });
-  await client.connect();
-  try {
-    await client.query(sql);
-  } finally {
-    await client.end();
-  }
-}
-
 export async function createTestDatabase(): Promise<TestDatabase> {
-  const name = `carecircle_test_${randomUUID().replaceAll('-', '').slice(0, 16)}`;
-  await admin(`CREATE DATABASE ${name}`);
-  const url = new URL(inject('adminDatabaseUrl'));
-  url.pathname = `/${name}`;
-  await migrateDeploy(url.toString());
-  const prisma = createPrisma(url.toString());
+  const scratch = await createScratchDatabase(inject('adminDatabaseUrl'), 'carecircle_test');
+  const prisma = createPrisma(scratch.url);
   return {
-    url: url.toString(),
+    url: scratch.url,
     prisma,
     async drop() {
       await prisma.$disconnect();
-      await admin(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+      await scratch.drop();
     },
   };
 }
