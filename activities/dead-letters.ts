@@ -1,16 +1,29 @@
 /**
  * Activities of the operator's dead-letter retry (workflows/dead-letters.ts). The API marks a dead
- * letter `retrying` before it starts the retry workflow; these activities reset the notification to
- * pending, and record the outcome: `retried` (delivered, or nothing left to deliver) or `open` again
- * with the new error. Both are idempotent: they only act on a dead letter still `retrying`.
+ * letter `retrying` before it starts the retry workflow; these activities reset the notification
+ * (or the document upload) to pending, and record the outcome: `retried` (delivered or uploaded, or
+ * nothing left to do) or `open` again with the new error. Both are idempotent: they only act on a
+ * dead letter still `retrying`.
  */
 import type { PrismaClient } from '../shared/db.ts';
+import { documentIdOfDeadLetter } from '../shared/ids.ts';
 import { deliveryKindOf, type DeliveryKind } from '../shared/retry-policies.ts';
 
 export type DeadLetterRetryPlan =
   | { action: 'deliver'; dedupeKey: string; kind: DeliveryKind }
-  /** Nothing to deliver: already sent since, not a notification, or no longer retrying. */
-  | { action: 'none'; reason: 'not_retrying' | 'already_sent' | 'not_a_notification' | 'notification_missing' };
+  /** A document upload that failed for good: upload its kept bytes again. */
+  | { action: 'upload'; documentId: string }
+  /** Nothing to do: already sent or uploaded since, nothing to re-run, or no longer retrying. */
+  | {
+      action: 'none';
+      reason:
+        | 'not_retrying'
+        | 'already_sent'
+        | 'not_a_notification'
+        | 'notification_missing'
+        | 'already_uploaded'
+        | 'document_missing';
+    };
 
 export type DeadLetterRetryOutcome =
   | { status: 'delivered'; detail: string }
@@ -22,6 +35,18 @@ export function createDeadLetterActivities(prisma: PrismaClient) {
     async beginDeadLetterRetry({ deadLetterId }: { deadLetterId: string }): Promise<DeadLetterRetryPlan> {
       const deadLetter = await prisma.deadLetter.findUnique({ where: { id: deadLetterId } });
       if (!deadLetter || deadLetter.status !== 'retrying') return { action: 'none', reason: 'not_retrying' };
+      const documentId = documentIdOfDeadLetter(deadLetter);
+      if (documentId) {
+        const doc = await prisma.document.findUnique({ where: { id: documentId }, select: { status: true } });
+        if (!doc) return { action: 'none', reason: 'document_missing' };
+        if (doc.status === 'uploaded') return { action: 'none', reason: 'already_uploaded' };
+        // Pending again while the upload runs; its bytes were kept when it failed.
+        await prisma.document.updateMany({
+          where: { id: documentId, status: 'failed' },
+          data: { status: 'pending', error: null },
+        });
+        return { action: 'upload', documentId };
+      }
       if (!deadLetter.dedupeKey) return { action: 'none', reason: 'not_a_notification' };
       const log = await prisma.notificationLog.findUnique({ where: { dedupeKey: deadLetter.dedupeKey } });
       if (!log) return { action: 'none', reason: 'notification_missing' };
@@ -61,7 +86,16 @@ export function createDeadLetterActivities(prisma: PrismaClient) {
         });
         return;
       }
+      const documentId = documentIdOfDeadLetter(deadLetter);
       await prisma.$transaction([
+        ...(documentId
+          ? [
+              prisma.document.updateMany({
+                where: { id: documentId, status: { not: 'uploaded' } },
+                data: { status: 'failed', error: outcome.error },
+              }),
+            ]
+          : []),
         ...(log
           ? [
               prisma.notificationLog.updateMany({

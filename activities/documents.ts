@@ -8,6 +8,7 @@
  */
 import { ApplicationFailure, Context } from '@temporalio/activity';
 import type { DocumentStore } from '../providers/documents.ts';
+import { DOCUMENT_DEAD_LETTER_KIND, documentDeadLetterKey } from '../shared/ids.ts';
 import type { PrismaClient } from '../shared/db.ts';
 import { VALIDATION_ERROR } from '../shared/retry-policies.ts';
 import { toActivityFailure } from './retry.ts';
@@ -155,7 +156,7 @@ export function createDocumentActivities(deps: { prisma: PrismaClient; store: Do
         workflowId: 'unknown',
         runId: 'unknown',
       };
-      const dedupeKey = `document:${input.documentId}`;
+      const dedupeKey = documentDeadLetterKey(input.documentId);
       const doc = await prisma.document.findUnique({ where: { id: input.documentId } });
       await prisma.$transaction([
         prisma.document.updateMany({
@@ -165,7 +166,7 @@ export function createDocumentActivities(deps: { prisma: PrismaClient; store: Do
         prisma.deadLetter.deleteMany({ where: { dedupeKey, status: 'open' } }),
         prisma.deadLetter.create({
           data: {
-            kind: 'document_upload',
+            kind: DOCUMENT_DEAD_LETTER_KIND,
             dedupeKey,
             payload: { documentId: input.documentId, uploadedBytes: doc?.uploadedBytes ?? 0 },
             error: input.error,

@@ -35,3 +35,14 @@ export const shiftUnassignedDedupeKey = (
 
 export const circleMessageDedupeKey = (notificationId: string, recipientId: string, channel: string): string =>
   `circle:${notificationId}:${recipientId}:${channel}`;
+
+/** The dead letter of a document upload that failed for good: kind and key (one open per document). */
+export const DOCUMENT_DEAD_LETTER_KIND = 'document_upload';
+export const documentDeadLetterKey = (documentId: string): string => `document:${documentId}`;
+
+/** The document a dead letter stands for, if it is a failed upload's. */
+export function documentIdOfDeadLetter(deadLetter: { kind: string; dedupeKey: string | null }): string | null {
+  const prefix = documentDeadLetterKey('');
+  if (deadLetter.kind !== DOCUMENT_DEAD_LETTER_KIND || !deadLetter.dedupeKey?.startsWith(prefix)) return null;
+  return deadLetter.dedupeKey.slice(prefix.length);
+}

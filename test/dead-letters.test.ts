@@ -271,7 +271,7 @@ describe('the operator API', () => {
     expect(seen.slice(2)).toEqual(expect.arrayContaining([ids[0], ids[1]]));
   });
 
-  it('refuses to retry a dead letter that is not a notification delivery (422), leaving it open', async () => {
+  it('refuses to retry a dead letter that names no notification or document (422), leaving it open', async () => {
     const row = await db.prisma.deadLetter.create({
       data: {
         kind: 'document_upload',
@@ -287,6 +287,44 @@ describe('the operator API', () => {
     expect(res.status).toBe(422);
     expect((await json(res)).type).toBe('urn:carecircle:problem:not-retryable');
     expect((await db.prisma.deadLetter.findUniqueOrThrow({ where: { id: row.id } })).status).toBe('open');
+  });
+
+  it('starts a retry of a failed document upload (the upload itself: document-upload.test.ts)', async () => {
+    const circle = await db.prisma.careCircle.create({ data: { name: 'Docs family' } });
+    const doc = await db.prisma.document.create({
+      data: {
+        careCircleId: circle.id,
+        filename: 'scan.pdf',
+        contentType: 'application/pdf',
+        sizeBytes: 4,
+        sha256: 'x',
+        status: 'failed',
+        workflowId: 'document:x',
+        blob: { create: { data: new Uint8Array([1, 2, 3, 4]) } },
+      },
+    });
+    const row = await db.prisma.deadLetter.create({
+      data: {
+        kind: 'document_upload',
+        dedupeKey: `document:${doc.id}`,
+        payload: { documentId: doc.id },
+        error: 'Cloudinary 503',
+        attempts: 5,
+        workflowId: `document:${doc.id}`,
+        runId: 'r',
+      },
+    });
+    const res = await post(`/v1/dead-letters/${row.id}/retry`);
+    expect(res.status).toBe(202);
+    const workflowId = `dead-letter-retry:${row.id}:1`;
+    expect(await json(res)).toEqual({ id: row.id, status: 'retrying', workflowId });
+    expect(await db.prisma.deadLetter.findUniqueOrThrow({ where: { id: row.id } })).toMatchObject({
+      status: 'retrying',
+      retryCount: 1,
+      retryWorkflowId: workflowId,
+    });
+    // No document worker runs in this file: stop the retry so it does not outlive the test.
+    await env.client.workflow.getHandle(workflowId).terminate('test done');
   });
 
   it('answers 400 for a bad cursor, status or limit and 404 for an unknown id', async () => {

@@ -2,7 +2,8 @@
  * Document uploads through the real Cloudinary SDK to the fake provider server (test/fakes), on
  * the time-skipping server with the real activities: a chunked upload with progress, five
  * transient failures (the seed's 5 attempts) and a permanent 4xx each ending as a failed document
- * with one dead letter. The interrupted upload is test/document-resume.test.ts.
+ * with one dead letter, and an operator's retry of that dead letter uploading the kept bytes once.
+ * The interrupted upload is test/document-resume.test.ts.
  */
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import { Context } from '@temporalio/activity';
@@ -13,9 +14,10 @@ import { CloudinaryDocumentStore, parseCloudinaryUrl } from '../providers/cloudi
 import { resetCircuits } from '../providers/circuit-breaker.ts';
 import { documentWorkflowId } from '../shared/ids.ts';
 import { TASK_QUEUES } from '../shared/task-queues.ts';
+import type { DeadLetterRetryOutcome } from '../activities/index.ts';
 import type { DocumentUploadResult } from '../workflows/document-upload.ts';
 import { startFakeProviders, type FakeProviders } from './fakes/provider-server.ts';
-import { createCareEnv, type CareEnv } from './helpers/care-env.ts';
+import { CARE_WORKLOADS, createCareEnv, type CareEnv } from './helpers/care-env.ts';
 
 const CHUNK = 64 * 1024;
 let fake: FakeProviders;
@@ -41,7 +43,12 @@ beforeAll(async () => {
     // The breaker is not under test here: let five failures in a row through.
     breaker: { failures: 100, openMs: 1000 },
   });
-  care = await createCareEnv({ documents: store, documentChunkBytes: CHUNK, wrap: recordAttempts });
+  care = await createCareEnv({
+    documents: store,
+    documentChunkBytes: CHUNK,
+    wrap: recordAttempts,
+    workloads: [...CARE_WORKLOADS, 'deadLetters'],
+  });
 }, 120_000);
 
 afterAll(async () => {
@@ -133,5 +140,56 @@ describe('documentUploadWorkflow', () => {
     expect((await care.db.prisma.document.findUniqueOrThrow({ where: { id } })).error).toMatch(
       /400.*Invalid image file/,
     );
+  });
+});
+
+describe("an operator's retry of a failed upload", () => {
+  /** Fails the upload for good, then retries its dead letter as POST /v1/dead-letters/:id/retry does. */
+  async function failThenRetry(bytes: Buffer, failuresDuringRetry: number) {
+    const id = await createDocument(bytes);
+    fake.cloudinary.failNext(503, 5 + failuresDuringRetry);
+    return care.run(async () => {
+      await (await start(id)).result();
+      const deadLetter = await care.db.prisma.deadLetter.findFirstOrThrow({ where: { dedupeKey: `document:${id}` } });
+      await care.db.prisma.deadLetter.update({
+        where: { id: deadLetter.id },
+        data: { status: 'retrying', retryCount: 1, retryWorkflowId: `dead-letter-retry:${deadLetter.id}:1` },
+      });
+      const outcome = (await care.env.client.workflow.execute('retryDeadLetterWorkflow', {
+        workflowId: `dead-letter-retry:${deadLetter.id}:1`,
+        taskQueue: TASK_QUEUES.deadLetters,
+        args: [{ deadLetterId: deadLetter.id }],
+      })) as DeadLetterRetryOutcome;
+      return { id, deadLetterId: deadLetter.id, outcome };
+    });
+  }
+
+  it('uploads the kept bytes once, on the document queue, and resolves the dead letter', async () => {
+    const bytes = pdf(2 * CHUNK + 10);
+    const { id, deadLetterId, outcome } = await failThenRetry(bytes, 0);
+    expect(outcome).toEqual({ status: 'delivered', detail: 'uploaded' });
+    expect(fake.cloudinary.uploads).toHaveLength(1);
+    expect(sha(fake.cloudinary.uploads[0]!.content)).toBe(sha(bytes));
+    const doc = await care.db.prisma.document.findUniqueOrThrow({ where: { id }, include: { blob: true } });
+    expect(doc).toMatchObject({
+      status: 'uploaded',
+      url: fake.cloudinary.uploads[0]!.resource.secure_url,
+      error: null,
+    });
+    expect(doc.blob).toBeNull();
+    expect(await care.db.prisma.deadLetter.findMany({ where: { dedupeKey: `document:${id}` } })).toEqual([
+      expect.objectContaining({ id: deadLetterId, status: 'retried' }),
+    ]);
+  });
+
+  it('a retry that fails again leaves one open dead letter with the new error, and the document failed', async () => {
+    const { id, deadLetterId, outcome } = await failThenRetry(pdf(CHUNK / 2), 5);
+    expect(outcome).toMatchObject({ status: 'failed', errorType: 'TransientDeliveryError' });
+    expect(fake.cloudinary.uploads).toHaveLength(0);
+    expect(fake.cloudinary.requests).toHaveLength(10);
+    expect(await care.db.prisma.document.findUniqueOrThrow({ where: { id } })).toMatchObject({ status: 'failed' });
+    const deadLetters = await care.db.prisma.deadLetter.findMany({ where: { dedupeKey: `document:${id}` } });
+    expect(deadLetters).toEqual([expect.objectContaining({ id: deadLetterId, status: 'open', retryCount: 1 })]);
+    expect(deadLetters[0]!.error).toMatch(/503/);
   });
 });

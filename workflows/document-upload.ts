@@ -17,7 +17,8 @@ export interface DocumentUploadInput {
 export type DocumentUploadResult =
   { status: 'uploaded'; url: string } | { status: 'failed'; error: string; errorType: string | null };
 
-const DEFAULT_HEARTBEAT_TIMEOUT_MS = 2 * 60_000;
+/** How soon a worker that died mid-upload is noticed, unless the input says otherwise. */
+export const DEFAULT_HEARTBEAT_TIMEOUT_MS = 2 * 60_000;
 
 const bookkeeping = proxyActivities<Activities>({
   startToCloseTimeout: START_TO_CLOSE.bookkeeping,

@@ -13,6 +13,7 @@
  */
 import { createRoute, z } from '@hono/zod-openapi';
 import type { DeadLetter } from '../../shared/db.ts';
+import { documentIdOfDeadLetter } from '../../shared/ids.ts';
 import { TASK_QUEUES } from '../../shared/task-queues.ts';
 import { requireOperator } from '../auth.ts';
 import type { ApiDeps } from '../deps.ts';
@@ -250,16 +251,19 @@ export function deadLetterRoutes({ prisma, temporal }: ApiDeps): Router {
 
   app.openapi(retryRoute, async (c) => {
     const row = await load(c.req.valid('param').id);
-    // Retry re-runs a notification delivery; other kinds (a document upload) are re-run by their own API.
-    const notification = row.dedupeKey
-      ? await prisma.notificationLog.findUnique({ where: { dedupeKey: row.dedupeKey }, select: { id: true } })
-      : null;
-    if (!notification) {
+    // Retry re-runs a notification delivery, or uploads a failed document again from its kept bytes.
+    const documentId = documentIdOfDeadLetter(row);
+    const retryable = documentId
+      ? await prisma.document.findUnique({ where: { id: documentId }, select: { id: true } })
+      : row.dedupeKey
+        ? await prisma.notificationLog.findUnique({ where: { dedupeKey: row.dedupeKey }, select: { id: true } })
+        : null;
+    if (!retryable) {
       throw new ProblemError(
         422,
         'not-retryable',
         'Not retryable here',
-        `Dead letter ${row.id} (${row.kind}) is not a notification delivery; discard it or re-run it through its own API`,
+        `Dead letter ${row.id} (${row.kind}) names no notification or document to re-run; discard it`,
       );
     }
     const workflowId = `dead-letter-retry:${row.id}:${row.retryCount + 1}`;
