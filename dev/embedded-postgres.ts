@@ -18,6 +18,7 @@ import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import pg from 'pg';
+import { collectLines } from './log-lines.ts';
 
 export interface EmbeddedPostgresOptions {
   /** The cluster lives in `<dataDir>/postgres`. */
@@ -39,7 +40,6 @@ const DATABASE = 'carecircle';
 const SUPERUSER = 'postgres';
 /** Written into the data directory at initdb; 0600, like the rest of it. */
 const PASSWORD_FILE = 'carecircle-password';
-const LOG_TAIL_LINES = 40;
 
 export async function startEmbeddedPostgres(opts: EmbeddedPostgresOptions): Promise<EmbeddedPostgres> {
   const log = opts.log ?? (() => {});
@@ -378,19 +378,4 @@ function diagnose(tail: string[], pgdata: string): string {
     );
   }
   return '';
-}
-
-function collectLines(stream: NodeJS.ReadableStream | null, tail: string[], log: (line: string) => void): void {
-  if (!stream) return;
-  let partial = '';
-  stream.setEncoding('utf8');
-  stream.on('data', (chunk: string) => {
-    const lines = (partial + chunk).split('\n');
-    partial = lines.pop() ?? '';
-    for (const line of lines.filter((l) => l.trim() !== '')) {
-      tail.push(line);
-      if (tail.length > LOG_TAIL_LINES) tail.shift();
-      log(line);
-    }
-  });
 }

@@ -7,6 +7,7 @@ import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
+import { collectLines } from './log-lines.ts';
 import { Connection } from '@temporalio/client';
 import { resolveTemporalCli } from '../shared/temporal-binaries.ts';
 
@@ -53,7 +54,6 @@ export interface TemporalDevServer {
 const SQLITE_PRAGMAS: Record<string, string> = { journal_mode: 'WAL', synchronous: 'FULL' };
 
 const STOP_GRACE_MS = 10_000;
-const LOG_TAIL_LINES = 40;
 
 export async function startTemporalDevServer(opts: TemporalDevServerOptions): Promise<TemporalDevServer> {
   const cli = resolveTemporalCli();
@@ -93,19 +93,7 @@ export async function startTemporalDevServer(opts: TemporalDevServerOptions): Pr
   // detached: its own process group, so a Ctrl-C in the terminal reaches only `npm start`, which
   // then stops the API and workers before the server they depend on.
   const child = spawn(cli, args, { stdio: ['ignore', 'pipe', 'pipe'], detached: true });
-  for (const stream of [child.stdout, child.stderr]) {
-    let partial = '';
-    stream.setEncoding('utf8');
-    stream.on('data', (chunk: string) => {
-      const lines = (partial + chunk).split('\n');
-      partial = lines.pop() ?? '';
-      for (const line of lines.filter((l) => l.trim() !== '')) {
-        tail.push(line);
-        if (tail.length > LOG_TAIL_LINES) tail.shift();
-        log(line);
-      }
-    });
-  }
+  for (const stream of [child.stdout, child.stderr]) collectLines(stream, tail, log);
 
   let exited: { code: number | null; signal: NodeJS.Signals | null } | undefined;
   const exitPromise = new Promise<void>((resolve) => {

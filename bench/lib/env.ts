@@ -171,6 +171,26 @@ export function resetFakes(fake: FakeProviders, latencyMs: number): void {
   fake.setLatency({ minMs: latencyMs, maxMs: latencyMs });
 }
 
+/**
+ * What every scenario stands on: a scratch database, a Temporal dev server and the fake providers,
+ * started side by side and each stopped by `stack` when the scenario ends.
+ */
+export async function startScenarioServices(
+  stack: Stack,
+  dir: string,
+  opts: { pgAdminUrl: string; providerLatencyMs: number },
+): Promise<{ db: ScratchDatabase; temporal: TemporalServer; fake: FakeProviders }> {
+  const [db, temporal, fake] = await Promise.all([
+    createScratchDatabase(opts.pgAdminUrl),
+    startTemporal(dir),
+    startFakes(opts.providerLatencyMs),
+  ]);
+  stack.push('database', db.drop);
+  stack.push('Temporal dev server', temporal.stop);
+  stack.push('fake providers', fake.close);
+  return { db, temporal, fake };
+}
+
 // ---- Child processes -------------------------------------------------------------------------
 
 export interface ChildHandle {

@@ -8,17 +8,15 @@
 import fs from 'node:fs';
 import autocannon from 'autocannon';
 import {
-  createScratchDatabase,
+  BENCH_USER,
   cpuSeconds,
+  type Log,
   makeTempDir,
+  pidsOf,
   Stack,
   startApi,
-  startFakes,
-  startTemporal,
+  startScenarioServices,
   startWorkers,
-  pidsOf,
-  BENCH_USER,
-  type Log,
   type WorkerTuning,
 } from '../lib/env.ts';
 import { seedPatients } from '../lib/seed.ts';
@@ -60,14 +58,7 @@ export async function runApi(opts: ApiOptions): Promise<ApiResult> {
   const dir = makeTempDir('api');
   const stack = new Stack();
   try {
-    const [db, temporal, fake] = await Promise.all([
-      createScratchDatabase(opts.pgAdminUrl),
-      startTemporal(dir),
-      startFakes(opts.providerLatencyMs),
-    ]);
-    stack.push('database', db.drop);
-    stack.push('Temporal dev server', temporal.stop);
-    stack.push('fake providers', fake.close);
+    const { db, temporal, fake } = await startScenarioServices(stack, dir, opts);
     const settings = {
       databaseUrl: db.url,
       temporalAddress: temporal.address,

@@ -31,28 +31,26 @@ import {
 } from '../bullmq/seed-design.ts';
 import { freePort } from '../../shared/free-port.ts';
 import {
+  type ApiProcess,
+  BENCH_USER,
+  childEnv,
   cpuSeconds,
-  createScratchDatabase,
   histogramMeans,
-  metricTotal,
+  type Log,
   makeTempDir,
+  metricTotal,
+  pidsOf,
+  RESEND_API_KEY,
   resetFakes,
+  type ScratchDatabase,
+  type ServiceSettings,
   spawnProjectProcess,
   Stack,
   startApi,
-  startFakes,
-  startTemporal,
+  startScenarioServices,
   startWorkers,
-  pidsOf,
-  childEnv,
-  waitForHttp,
-  RESEND_API_KEY,
-  BENCH_USER,
-  type ApiProcess,
-  type Log,
-  type ScratchDatabase,
-  type ServiceSettings,
   type TemporalServer,
+  waitForHttp,
   type WorkerProcess,
   type WorkerTuning,
 } from '../lib/env.ts';
@@ -163,14 +161,7 @@ export async function runBurst(opts: BurstOptions): Promise<BurstResult> {
   const results: BurstSystemResult[] = [];
   const skipped: BurstResult['skipped'] = [];
   try {
-    const [db, temporal, fake] = await Promise.all([
-      createScratchDatabase(opts.pgAdminUrl),
-      startTemporal(dir),
-      startFakes(opts.providerLatencyMs),
-    ]);
-    stack.push('database', db.drop);
-    stack.push('Temporal dev server', temporal.stop);
-    stack.push('fake providers', fake.close);
+    const { db, temporal, fake } = await startScenarioServices(stack, dir, opts);
     const settings: ServiceSettings = {
       databaseUrl: db.url,
       temporalAddress: temporal.address,

@@ -14,18 +14,16 @@ import { taskQueueSettings } from '../../shared/task-queues.ts';
 import { circleNotificationWorkflowId } from '../../shared/ids.ts';
 import type { FakeProviders } from '../../test/fakes/provider-server.ts';
 import {
-  createScratchDatabase,
-  makeTempDir,
-  resetFakes,
-  Stack,
-  startApi,
-  startFakes,
-  startTemporal,
-  startWorkers,
   BENCH_USER,
   type Log,
+  makeTempDir,
+  resetFakes,
   type ScratchDatabase,
   type ServiceSettings,
+  Stack,
+  startApi,
+  startScenarioServices,
+  startWorkers,
   type TemporalServer,
   type WorkerTuning,
 } from '../lib/env.ts';
@@ -78,14 +76,7 @@ export async function runFanout(opts: FanoutOptions): Promise<FanoutResult> {
   const dir = makeTempDir('fanout');
   const stack = new Stack();
   try {
-    const [db, temporal, fake] = await Promise.all([
-      createScratchDatabase(opts.pgAdminUrl),
-      startTemporal(dir),
-      startFakes(opts.providerLatencyMs),
-    ]);
-    stack.push('database', db.drop);
-    stack.push('Temporal dev server', temporal.stop);
-    stack.push('fake providers', fake.close);
+    const { db, temporal, fake } = await startScenarioServices(stack, dir, opts);
     const rates = [opts.emailRatePerMinute];
     const productionRate = loadConfig({}).EMAIL_RATE_LIMIT_PER_MINUTE;
     if (opts.withProductionRateLimit && productionRate !== opts.emailRatePerMinute) rates.push(productionRate);

@@ -21,14 +21,12 @@ import { TASK_QUEUES } from '../../shared/task-queues.ts';
 import type { MedicationReminderInput } from '../../workflows/medication-reminder.ts';
 import {
   cpuSeconds,
-  createScratchDatabase,
+  type Log,
   makeTempDir,
   rssBytes,
   Stack,
-  startFakes,
-  startTemporal,
+  startScenarioServices,
   startWorker,
-  type Log,
   type WorkerTuning,
 } from '../lib/env.ts';
 import { seedPatients } from '../lib/seed.ts';
@@ -108,14 +106,7 @@ export async function runScale(opts: ScaleOptions): Promise<ScaleResult> {
   const dir = makeTempDir('scale');
   const stack = new Stack();
   try {
-    const [db, temporal, fake] = await Promise.all([
-      createScratchDatabase(opts.pgAdminUrl),
-      startTemporal(dir),
-      startFakes(opts.providerLatencyMs),
-    ]);
-    stack.push('database', db.drop);
-    stack.push('Temporal dev server', temporal.stop);
-    stack.push('fake providers', fake.close);
+    const { db, temporal, fake } = await startScenarioServices(stack, dir, opts);
     const worker = await startWorker(
       {
         databaseUrl: db.url,
