@@ -3709,7 +3709,7 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Re-run the delivery of an open dead letter (operators) */
+        /** Re-run what failed: the notification delivery, or the document upload from its kept bytes (operators) */
         post: {
             parameters: {
                 query?: never;

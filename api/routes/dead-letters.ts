@@ -131,7 +131,7 @@ const retryRoute = createRoute({
   method: 'post',
   path: '/{id}/retry',
   tags,
-  summary: 'Re-run the delivery of an open dead letter (operators)',
+  summary: 'Re-run what failed: the notification delivery, or the document upload from its kept bytes (operators)',
   middleware: [requireOperator],
   request: { params: idParams },
   responses: {
