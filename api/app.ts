@@ -3,16 +3,16 @@
  * happens in workers. Every /v1 route needs a bearer token and is rate limited; its schema is in
  * GET /openapi.json and browsable at GET /docs.
  */
-import type { MiddlewareHandler } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
 import { HTTPException } from 'hono/http-exception';
+import { loadConfig } from '../shared/config.ts';
 import { isDatabaseUnavailable } from '../shared/db-errors.ts';
 import { authenticate } from './auth.ts';
 import type { ApiDeps } from './deps.ts';
 import { idempotency } from './idempotency.ts';
-import { createRouter, type AppEnv, type Router } from './openapi.ts';
+import { createRouter, type Router } from './openapi.ts';
 import { ProblemError, problemResponse } from './problem.ts';
-import { perAddressRateLimit, perUserRateLimit } from './rate-limit.ts';
+import { perAddressRateLimit, perUserRateLimit, rateLimitsOf } from './rate-limit.ts';
 import { appointmentRoutes } from './routes/appointments.ts';
 import { careCircleRoutes } from './routes/care-circles.ts';
 import { circleNotificationRoutes } from './routes/circle-notifications.ts';
@@ -30,20 +30,6 @@ import { readyRoutes } from './routes/ready.ts';
 import { shiftRoutes } from './routes/shifts.ts';
 
 export const MAX_BODY_BYTES = 64 * 1024;
-export const DEFAULT_RATE_LIMITS: NonNullable<ApiDeps['rateLimits']> = { perUser: 300, perAddress: 600 };
-
-const JSON_MEDIA_TYPE = /^application\/([\w.-]+\+)?json$/i;
-
-/** A body that is not JSON is refused before validation, which would only see an empty object. */
-const requireJsonBodies: MiddlewareHandler<AppEnv> = async (c, next) => {
-  const contentType = c.req.header('content-type');
-  const mediaType = contentType?.split(';')[0]?.trim() ?? '';
-  const hasBody = contentType !== undefined || Number(c.req.header('content-length') ?? 0) > 0;
-  if (['POST', 'PATCH', 'PUT'].includes(c.req.method) && hasBody && !JSON_MEDIA_TYPE.test(mediaType)) {
-    throw unsupportedMediaType;
-  }
-  return next();
-};
 
 const unsupportedMediaType = new ProblemError(
   415,
@@ -55,7 +41,7 @@ const malformedJson = new ProblemError(400, 'malformed-json', 'Malformed JSON', 
 
 export function createApp(deps: ApiDeps, onError: (err: unknown) => void = () => {}): Router {
   const app = createRouter();
-  const limits = deps.rateLimits ?? DEFAULT_RATE_LIMITS;
+  const limits = deps.rateLimits ?? rateLimitsOf(loadConfig({}));
 
   app.use('/v1/*', perAddressRateLimit(limits.perAddress, limits.trustForwardedFor ?? false));
   app.use('/v1/*', authenticate(deps.tokens));
@@ -79,7 +65,6 @@ export function createApp(deps: ApiDeps, onError: (err: unknown) => void = () =>
         ),
     }),
   );
-  app.use('/v1/*', requireJsonBodies);
   // After the body limit: an oversized body is refused before it is hashed.
   app.use('/v1/*', idempotency(deps.prisma));
 
@@ -108,7 +93,7 @@ export function createApp(deps: ApiDeps, onError: (err: unknown) => void = () =>
       if (err.status >= 500 && err.cause !== undefined) onError(err.cause);
       return problemResponse(c, err);
     }
-    // Hono's own validators: unparsable JSON, or a media type the route does not take.
+    // The routes' validators (@hono/zod-openapi): unparsable JSON, or a media type the route does not take.
     if (err instanceof HTTPException && err.status === 400) return problemResponse(c, malformedJson);
     if (err instanceof HTTPException && err.status === 415) return problemResponse(c, unsupportedMediaType);
     if (isDatabaseUnavailable(err)) {
@@ -126,4 +111,18 @@ export function createApp(deps: ApiDeps, onError: (err: unknown) => void = () =>
     return problemResponse(c, new ProblemError(500, 'internal', 'Internal error', 'Something went wrong on our side'));
   });
   return app;
+}
+
+/**
+ * An app whose handlers never run: what the OpenAPI document, the docs page and the client
+ * generator are built from, without a database or Temporal.
+ */
+export function createDocumentationApp(): Router {
+  return createApp({
+    prisma: null as never,
+    temporal: null as never,
+    taskQueue: 'unused',
+    devOutbox: true,
+    tokens: { issuer: '', audience: '', verify: () => Promise.reject(new Error('documentation only')) },
+  });
 }

@@ -20,6 +20,7 @@ import { describeTemporalConnection, temporalConnectionOptions } from '../shared
 import { createApp } from './app.ts';
 import type { ApiDeps } from './deps.ts';
 import { beginDraining } from './lifecycle.ts';
+import { rateLimitsOf } from './rate-limit.ts';
 
 const cfg = config();
 const logger = createLogger('api');
@@ -38,11 +39,7 @@ const deps: ApiDeps = {
   taskQueue: cfg.MEDICATION_TASK_QUEUE,
   devOutbox: usesDevOutbox(cfg),
   tokens,
-  rateLimits: {
-    perUser: cfg.RATE_LIMIT_PER_USER_PER_MINUTE,
-    perAddress: cfg.RATE_LIMIT_PER_IP_PER_MINUTE,
-    trustForwardedFor: cfg.TRUST_FORWARDED_FOR ?? false,
-  },
+  rateLimits: rateLimitsOf(cfg),
 };
 const app = createApp(deps, (err) => logger.error({ err }, 'unhandled error in request'));
 

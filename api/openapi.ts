@@ -5,7 +5,7 @@
  */
 import { OpenAPIHono, z } from '@hono/zod-openapi';
 import type { Principal } from '../shared/auth-tokens.ts';
-import { ProblemError, validationFailed, zodFieldErrors } from './problem.ts';
+import { validationFailed, zodFieldErrors } from './problem.ts';
 
 /** What middleware hands to route handlers. */
 export interface AppEnv {
@@ -66,13 +66,6 @@ export function problems(...statuses: ProblemStatus[]) {
   ) as Record<ProblemStatus, { description: string; content: typeof problemContent }>;
 }
 
-/** Problems of the routes outside /v1 (no token, no rate limit). */
-export function publicProblems(...statuses: ProblemStatus[]) {
-  return Object.fromEntries(
-    statuses.map((s) => [s, { description: PROBLEM_DESCRIPTIONS[s], content: problemContent }]),
-  ) as Record<ProblemStatus, { description: string; content: typeof problemContent }>;
-}
-
 /** A required JSON request body. */
 export function jsonBody<S extends z.ZodType>(schema: S, description?: string) {
   return {
@@ -99,9 +92,3 @@ export function uuidParams<K extends string>(...names: K[]) {
 }
 
 export const CreatedSchema = z.object({ id: z.uuid() }).openapi('Created');
-
-/** Thrown by handlers; kept here so route files need only this module and problem.ts. */
-export { ProblemError };
-
-/** Bearer-token security, referenced by every /v1 route. */
-export const bearerSecurity = [{ bearerAuth: [] as string[] }];

@@ -7,10 +7,21 @@
 import { getConnInfo } from '@hono/node-server/conninfo';
 import type { Context, MiddlewareHandler } from 'hono';
 import { rateLimiter } from 'hono-rate-limiter';
+import type { Config } from '../shared/config.ts';
+import type { ApiDeps } from './deps.ts';
 import type { AppEnv } from './openapi.ts';
 import { ProblemError, problemResponse } from './problem.ts';
 
 const WINDOW_MS = 60_000;
+
+/** The limits configured (RATE_LIMIT_* in shared/config.ts). */
+export function rateLimitsOf(cfg: Config): NonNullable<ApiDeps['rateLimits']> {
+  return {
+    perUser: cfg.RATE_LIMIT_PER_USER_PER_MINUTE,
+    perAddress: cfg.RATE_LIMIT_PER_IP_PER_MINUTE,
+    trustForwardedFor: cfg.TRUST_FORWARDED_FOR ?? false,
+  };
+}
 
 function tooMany(c: Context, who: string): Response {
   return problemResponse(

@@ -13,9 +13,8 @@ import path from 'node:path';
 import { serve } from '@hono/node-server';
 import { chromium, type Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createApp } from '../api/app.ts';
+import { createDocumentationApp } from '../api/app.ts';
 import { projectRoot } from '../shared/config.ts';
-import { testTokens } from './helpers/api-auth.ts';
 import { findChromium } from './helpers/chromium.ts';
 
 const chromiumBinary = await findChromium();
@@ -31,13 +30,7 @@ describe.skipIf(!chromiumBinary)(
 
     beforeAll(async () => {
       // The docs and the spec touch neither the database nor Temporal.
-      const app = createApp({
-        prisma: null as never,
-        temporal: null as never,
-        taskQueue: 'x',
-        devOutbox: true,
-        tokens: testTokens(),
-      });
+      const app = createDocumentationApp();
       server = await new Promise<Server>((resolve) => {
         const s = serve({ fetch: app.fetch, hostname: '127.0.0.1', port: 0 }, () => resolve(s as Server));
       });

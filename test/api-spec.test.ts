@@ -7,20 +7,13 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { Validator } from '@seriousme/openapi-schema-validator';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { createApp } from '../api/app.ts';
+import { createDocumentationApp } from '../api/app.ts';
 import { openApiDocument } from '../api/routes/docs.ts';
 import { projectRoot } from '../shared/config.ts';
 import { generateClientFiles } from '../scripts/generate-client.ts';
-import { testTokens } from './helpers/api-auth.ts';
 
 // No request reaches a handler here: the document is built from the route declarations.
-const app = createApp({
-  prisma: null as never,
-  temporal: null as never,
-  taskQueue: 'x',
-  devOutbox: true,
-  tokens: testTokens(),
-});
+const app = createDocumentationApp();
 type Operation = {
   summary?: string;
   security?: unknown[];

@@ -6,13 +6,13 @@ import { createRoute, z } from '@hono/zod-openapi';
 import { Prisma } from '../../shared/db.ts';
 import { authorize } from '../access.ts';
 import type { ApiDeps } from '../deps.ts';
-import { CreatedSchema, createRouter, jsonBody, jsonResponse, problems, type Router } from '../openapi.ts';
+import { CreatedSchema, createRouter, jsonBody, jsonResponse, problems, uuidParams, type Router } from '../openapi.ts';
 import { pageQuery, pageSchema, pageWindow } from '../pagination.ts';
 import { notFound, ProblemError } from '../problem.ts';
 import { createCareCircleBody, createMemberBody, memberRole } from '../schemas.ts';
 import { isUuid } from '../validation.ts';
 
-const circleParams = z.object({ id: z.string().openapi({ param: { name: 'id', in: 'path' }, format: 'uuid' }) });
+const circleParams = uuidParams('id');
 
 const MemberSchema = z
   .object({

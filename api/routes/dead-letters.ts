@@ -17,7 +17,7 @@ import { documentIdOfDeadLetter } from '../../shared/ids.ts';
 import { TASK_QUEUES } from '../../shared/task-queues.ts';
 import { requireOperator } from '../auth.ts';
 import type { ApiDeps } from '../deps.ts';
-import { createRouter, jsonResponse, problems, type Router } from '../openapi.ts';
+import { createRouter, jsonResponse, problems, uuidParams, type Router } from '../openapi.ts';
 import { pageQuery, pageSchema, pageWindow } from '../pagination.ts';
 import { notFound, ProblemError, unavailable } from '../problem.ts';
 import { channel } from '../schemas.ts';
@@ -40,7 +40,7 @@ const listQuery = z.object({
   ...pageQuery,
 });
 
-const idParams = z.object({ id: z.string().openapi({ param: { name: 'id', in: 'path' }, format: 'uuid' }) });
+const idParams = uuidParams('id');
 
 const DeadLetterSchema = z
   .object({
