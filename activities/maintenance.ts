@@ -14,8 +14,10 @@ import {
 } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
 import { DateTime } from 'luxon';
-import type { Channel, PrismaClient } from '../shared/db.ts';
+import type { Channel, Medication, PrismaClient } from '../shared/db.ts';
+import { scheduleType, type MedicationSchedule } from '../shared/schedule.ts';
 import { CareCircleId, MedicationId, PatientId, ScheduleStatus } from '../shared/search-attributes.ts';
+import type { MedicationReminderInput } from '../workflows/medication-reminder.ts';
 
 /** A workflow that should be running for an active record. */
 export interface ReconcileTarget {
@@ -26,6 +28,8 @@ export interface ReconcileTarget {
   taskQueue: string;
   args: unknown[];
   typedSearchAttributes?: WorkflowStartOptions['typedSearchAttributes'];
+  /** Shown in the Temporal Web UI's workflow list. */
+  staticSummary?: string;
 }
 
 /**
@@ -37,6 +41,41 @@ export interface Reconciler {
   listActive(cursor: string | null, take: number): Promise<ReconcileTarget[]>;
 }
 
+/** What starts a medication's workflow: the API when it is created, the reconciliation if it is missing. */
+export function medicationWorkflowStart(
+  m: Pick<
+    Medication,
+    'id' | 'workflowId' | 'careCircleId' | 'patientId' | 'schedule' | 'escalationWindowMinutes' | 'status'
+  >,
+  taskQueue: string,
+): ReconcileTarget {
+  const schedule = m.schedule as unknown as MedicationSchedule;
+  const state = m.status === 'paused' ? 'paused' : 'active';
+  return {
+    id: m.id,
+    workflowId: m.workflowId,
+    workflowType: 'medicationReminderWorkflow',
+    taskQueue,
+    // The workflow's input: the schedule as stored (timezone resolved when it was created).
+    args: [
+      {
+        medicationId: m.id,
+        schedule,
+        escalationWindowMinutes: m.escalationWindowMinutes,
+        state,
+      } satisfies MedicationReminderInput,
+    ],
+    typedSearchAttributes: [
+      { key: CareCircleId, value: m.careCircleId },
+      { key: PatientId, value: m.patientId },
+      { key: MedicationId, value: m.id },
+      { key: ScheduleStatus, value: state },
+    ],
+    // What operators read in the Web UI's list; no personal health data (names) in it.
+    staticSummary: `Medication schedule (${scheduleType(schedule)}) in ${schedule.timezone}`,
+  };
+}
+
 export function medicationReconciler(prisma: PrismaClient, taskQueue: string): Reconciler {
   return {
     async listActive(cursor, take) {
@@ -46,27 +85,7 @@ export function medicationReconciler(prisma: PrismaClient, taskQueue: string): R
         orderBy: { id: 'asc' },
         take,
       });
-      return medications.map((m) => ({
-        id: m.id,
-        workflowId: m.workflowId,
-        workflowType: 'medicationReminderWorkflow',
-        taskQueue,
-        // The workflow's input: the schedule as stored (timezone resolved when it was created).
-        args: [
-          {
-            medicationId: m.id,
-            schedule: m.schedule,
-            escalationWindowMinutes: m.escalationWindowMinutes,
-            state: m.status === 'paused' ? 'paused' : 'active',
-          },
-        ],
-        typedSearchAttributes: [
-          { key: CareCircleId, value: m.careCircleId },
-          { key: PatientId, value: m.patientId },
-          { key: MedicationId, value: m.id },
-          { key: ScheduleStatus, value: m.status === 'paused' ? 'paused' : 'active' },
-        ],
-      }));
+      return medications.map((m) => medicationWorkflowStart(m, taskQueue));
     },
   };
 }
@@ -214,6 +233,7 @@ export function createMaintenanceActivities(deps: MaintenanceDeps) {
             workflowIdReusePolicy: WorkflowIdReusePolicy.ALLOW_DUPLICATE,
             workflowIdConflictPolicy: WorkflowIdConflictPolicy.FAIL,
             ...(target.typedSearchAttributes ? { typedSearchAttributes: target.typedSearchAttributes } : {}),
+            ...(target.staticSummary ? { staticSummary: target.staticSummary } : {}),
           });
           restarted.push(target.workflowId);
         } catch (err) {

@@ -21,6 +21,7 @@ export interface WorkflowStart {
   taskQueue: string;
   args: unknown[];
   typedSearchAttributes?: WorkflowStartOptions['typedSearchAttributes'];
+  staticSummary?: string;
   priority?: Priority;
 }
 
@@ -32,6 +33,7 @@ export async function startWorkflow(temporal: Client, start: WorkflowStart): Pro
     args: start.args,
     workflowIdReusePolicy: WorkflowIdReusePolicy.REJECT_DUPLICATE,
     ...(start.typedSearchAttributes ? { typedSearchAttributes: start.typedSearchAttributes } : {}),
+    ...(start.staticSummary ? { staticSummary: start.staticSummary } : {}),
     ...(start.priority ? { priority: start.priority } : {}),
   });
 }

@@ -5,19 +5,13 @@
  */
 import { randomUUID } from 'node:crypto';
 import { createRoute, z } from '@hono/zod-openapi';
-import {
-  WorkflowIdReusePolicy,
-  WorkflowNotFoundError,
-  WorkflowUpdateFailedError,
-  type WorkflowHandle,
-} from '@temporalio/client';
+import { WorkflowNotFoundError, WorkflowUpdateFailedError, type WorkflowHandle } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
 import type { ContentfulStatusCode } from 'hono/utils/http-status';
 import type { Medication, PrismaClient } from '../../shared/db.ts';
 import { medicationWorkflowId } from '../../shared/ids.ts';
 import { dayStart } from '../../shared/local-days.ts';
 import { nextDoseAfter, scheduleType, WEEKDAYS, type MedicationSchedule } from '../../shared/schedule.ts';
-import { CareCircleId, MedicationId, PatientId, ScheduleStatus } from '../../shared/search-attributes.ts';
 import {
   acknowledgeDoseUpdate,
   changeScheduleUpdate,
@@ -29,8 +23,8 @@ import {
   type MedicationReminderStatus,
   type UpdateRejection,
 } from '../../workflows/medication-messages.ts';
-import type { MedicationReminderInput } from '../../workflows/medication-reminder.ts';
 import { authorize } from '../access.ts';
+import { medicationWorkflowStart } from '../../activities/maintenance.ts';
 import type { ApiDeps } from '../deps.ts';
 import {
   acknowledgeDoseBody,
@@ -45,8 +39,8 @@ import { createRouter, jsonBody, jsonResponse, problems, uuidParams, type Router
 import { pageSchema, pageWindow } from '../pagination.ts';
 import { notFound, ProblemError, unavailable, validationFailed } from '../problem.ts';
 import { isUuid } from '../validation.ts';
+import { startWorkflow } from '../workflow-calls.ts';
 
-const WORKFLOW_TYPE = 'medicationReminderWorkflow';
 const UPCOMING = 5;
 
 // ---- Response schemas ----------------------------------------------------------------------------
@@ -447,23 +441,7 @@ export function medicationRoutes({ prisma, temporal, taskQueue }: ApiDeps): Rout
       },
     });
     try {
-      await temporal.workflow.start<(input: MedicationReminderInput) => Promise<MedicationReminderStatus>>(
-        WORKFLOW_TYPE,
-        {
-          workflowId,
-          taskQueue,
-          args: [{ medicationId: id, schedule, escalationWindowMinutes: medication.escalationWindowMinutes }],
-          workflowIdReusePolicy: WorkflowIdReusePolicy.REJECT_DUPLICATE,
-          typedSearchAttributes: [
-            { key: CareCircleId, value: body.careCircleId },
-            { key: PatientId, value: patient.id },
-            { key: MedicationId, value: id },
-            { key: ScheduleStatus, value: 'active' },
-          ],
-          // What operators read in the Web UI's list; no personal health data (names) in it.
-          staticSummary: `Medication schedule (${scheduleType(schedule)}) in ${schedule.timezone}`,
-        },
-      );
+      await startWorkflow(temporal, medicationWorkflowStart(medication, taskQueue));
     } catch (err) {
       // Nothing half-done: without its workflow the medication must not exist either.
       await prisma.medication.delete({ where: { id } });

@@ -12,13 +12,12 @@
 import { randomUUID } from 'node:crypto';
 import fs from 'node:fs';
 import { setTimeout as delay } from 'node:timers/promises';
-import { WorkflowIdReusePolicy } from '@temporalio/client';
 import { DateTime } from 'luxon';
+import { medicationWorkflowStart } from '../../activities/maintenance.ts';
+import { startWorkflow } from '../../api/workflow-calls.ts';
 import { medicationWorkflowId } from '../../shared/ids.ts';
 import type { MedicationSchedule } from '../../shared/schedule.ts';
-import { CareCircleId, MedicationId, PatientId, ScheduleStatus } from '../../shared/search-attributes.ts';
 import { TASK_QUEUES } from '../../shared/task-queues.ts';
-import type { MedicationReminderInput } from '../../workflows/medication-reminder.ts';
 import {
   cpuSeconds,
   type Log,
@@ -106,19 +105,8 @@ export async function runScale(opts: ScaleOptions): Promise<ScaleResult> {
   const dir = makeTempDir('scale');
   const stack = new Stack();
   try {
-    const { db, temporal, fake } = await startScenarioServices(stack, dir, opts);
-    const worker = await startWorker(
-      {
-        databaseUrl: db.url,
-        temporalAddress: temporal.address,
-        resendBaseUrl: fake.resend.baseUrl,
-        emailRatePerMinute: opts.emailRatePerMinute,
-        pushLatencyMs: opts.providerLatencyMs,
-        tuning: opts.tuning,
-        logDir: dir,
-      },
-      { mode: 'app' },
-    );
+    const { db, temporal, settings } = await startScenarioServices(stack, dir, opts);
+    const worker = await startWorker(settings, { mode: 'app' });
     stack.push('worker', () => worker.stop());
     const patients = await seedPatients(db.prisma, 100, { channels: ['push', 'email', 'in_app'] });
     const firstDay = DateTime.utc().plus({ days: 30 }).toISODate()!;
@@ -181,20 +169,23 @@ export async function runScale(opts: ScaleOptions): Promise<ScaleResult> {
       const cpu0 = { worker: cpuSeconds(worker.pid), temporal: cpuSeconds(temporal.pid) };
       let startMs = 0;
       const { peak } = await peakRssDuring(worker.pid, async () => {
+        // Started as the API starts them (same input, search attributes and summary), without the HTTP hop.
         await mapLimit(meds, opts.concurrency ?? 50, ({ id, patient, schedule }) =>
-          client.workflow.start('medicationReminderWorkflow', {
-            workflowId: medicationWorkflowId(id),
-            taskQueue: TASK_QUEUES.medication,
-            args: [{ medicationId: id, schedule, escalationWindowMinutes: 30 } satisfies MedicationReminderInput],
-            workflowIdReusePolicy: WorkflowIdReusePolicy.REJECT_DUPLICATE,
-            typedSearchAttributes: [
-              { key: CareCircleId, value: patient.circleId },
-              { key: PatientId, value: patient.patientId },
-              { key: MedicationId, value: id },
-              { key: ScheduleStatus, value: 'active' },
-            ],
-            staticSummary: `Medication schedule (times) in ${schedule.timezone}`,
-          }),
+          startWorkflow(
+            client,
+            medicationWorkflowStart(
+              {
+                id,
+                workflowId: medicationWorkflowId(id),
+                careCircleId: patient.circleId,
+                patientId: patient.patientId,
+                schedule: schedule as object,
+                escalationWindowMinutes: 30,
+                status: 'active',
+              },
+              TASK_QUEUES.medication,
+            ),
+          ),
         );
         startMs = Date.now() - t0;
         // Asleep = the worker ran the first workflow task, which sets NextDoseAt before the timer.
