@@ -4,6 +4,7 @@
  * connections still open) when done.
  */
 import { randomBytes } from 'node:crypto';
+import { createPrisma, type PrismaClient } from './db.ts';
 import { adminQuery, migrateDeploy, withDatabase } from './migrations.ts';
 
 export interface ScratchDatabase {
@@ -24,4 +25,21 @@ export async function createScratchDatabase(serverUrl: string, prefix: string): 
     throw err;
   }
   return { name, url, drop };
+}
+
+/** A scratch database with a Prisma client on it; drop() disconnects the client first. */
+export async function createScratchDatabaseWithClient(
+  serverUrl: string,
+  prefix: string,
+): Promise<ScratchDatabase & { prisma: PrismaClient }> {
+  const scratch = await createScratchDatabase(serverUrl, prefix);
+  const prisma = createPrisma(scratch.url);
+  return {
+    ...scratch,
+    prisma,
+    async drop() {
+      await prisma.$disconnect();
+      await scratch.drop();
+    },
+  };
 }

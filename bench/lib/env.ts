@@ -27,8 +27,8 @@ import { startEmbeddedPostgres } from '../../dev/embedded-postgres.ts';
 import { startTemporalDevServer } from '../../dev/temporal-dev-server.ts';
 import { signDevToken, type TokenRequest } from '../../shared/auth-tokens.ts';
 import { loadConfig, projectRoot } from '../../shared/config.ts';
-import { createPrisma, type PrismaClient } from '../../shared/db.ts';
-import { createScratchDatabase as createMigratedScratch } from '../../shared/scratch-database.ts';
+import type { PrismaClient } from '../../shared/db.ts';
+import { createScratchDatabaseWithClient } from '../../shared/scratch-database.ts';
 import { searchAttributeDefinitions } from '../../shared/search-attributes.ts';
 import { startFakeProviders, type FakeProviders } from '../../test/fakes/provider-server.ts';
 import { workflowsPath } from '../../workers/build.ts';
@@ -110,17 +110,8 @@ export interface ScratchDatabase {
   drop(): Promise<void>;
 }
 
-export async function createScratchDatabase(adminUrl: string): Promise<ScratchDatabase> {
-  const scratch = await createMigratedScratch(adminUrl, 'carecircle_bench');
-  const prisma = createPrisma(scratch.url);
-  return {
-    url: scratch.url,
-    prisma,
-    async drop() {
-      await prisma.$disconnect();
-      await scratch.drop();
-    },
-  };
+export function createScratchDatabase(adminUrl: string): Promise<ScratchDatabase> {
+  return createScratchDatabaseWithClient(adminUrl, 'carecircle_bench');
 }
 
 // ---- Temporal --------------------------------------------------------------------------------
@@ -173,13 +164,14 @@ export function resetFakes(fake: FakeProviders, latencyMs: number): void {
 
 /**
  * What every scenario stands on: a scratch database, a Temporal dev server and the fake providers,
- * started side by side and each stopped by `stack` when the scenario ends.
+ * started side by side and each stopped by `stack` when the scenario ends; and the settings that
+ * point the project's processes at them.
  */
 export async function startScenarioServices(
   stack: Stack,
   dir: string,
-  opts: { pgAdminUrl: string; providerLatencyMs: number },
-): Promise<{ db: ScratchDatabase; temporal: TemporalServer; fake: FakeProviders }> {
+  opts: { pgAdminUrl: string; providerLatencyMs: number; emailRatePerMinute: number; tuning: WorkerTuning },
+): Promise<{ db: ScratchDatabase; temporal: TemporalServer; fake: FakeProviders; settings: ServiceSettings }> {
   const [db, temporal, fake] = await Promise.all([
     createScratchDatabase(opts.pgAdminUrl),
     startTemporal(dir),
@@ -188,7 +180,16 @@ export async function startScenarioServices(
   stack.push('database', db.drop);
   stack.push('Temporal dev server', temporal.stop);
   stack.push('fake providers', fake.close);
-  return { db, temporal, fake };
+  const settings: ServiceSettings = {
+    databaseUrl: db.url,
+    temporalAddress: temporal.address,
+    resendBaseUrl: fake.resend.baseUrl,
+    emailRatePerMinute: opts.emailRatePerMinute,
+    pushLatencyMs: opts.providerLatencyMs,
+    tuning: opts.tuning,
+    logDir: dir,
+  };
+  return { db, temporal, fake, settings };
 }
 
 // ---- Child processes -------------------------------------------------------------------------

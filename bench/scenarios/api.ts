@@ -58,16 +58,7 @@ export async function runApi(opts: ApiOptions): Promise<ApiResult> {
   const dir = makeTempDir('api');
   const stack = new Stack();
   try {
-    const { db, temporal, fake } = await startScenarioServices(stack, dir, opts);
-    const settings = {
-      databaseUrl: db.url,
-      temporalAddress: temporal.address,
-      resendBaseUrl: fake.resend.baseUrl,
-      emailRatePerMinute: opts.emailRatePerMinute,
-      pushLatencyMs: opts.providerLatencyMs,
-      tuning: opts.tuning,
-      logDir: dir,
-    };
+    const { db, temporal, settings } = await startScenarioServices(stack, dir, opts);
     const [workers, api] = await Promise.all([startWorkers(settings, { mode: 'app' }), startApi(settings)]);
     for (const worker of workers) stack.push('worker', () => worker.stop());
     stack.push('API', () => api.stop());

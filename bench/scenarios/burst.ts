@@ -161,16 +161,7 @@ export async function runBurst(opts: BurstOptions): Promise<BurstResult> {
   const results: BurstSystemResult[] = [];
   const skipped: BurstResult['skipped'] = [];
   try {
-    const { db, temporal, fake } = await startScenarioServices(stack, dir, opts);
-    const settings: ServiceSettings = {
-      databaseUrl: db.url,
-      temporalAddress: temporal.address,
-      resendBaseUrl: fake.resend.baseUrl,
-      emailRatePerMinute: opts.emailRatePerMinute,
-      pushLatencyMs: opts.providerLatencyMs,
-      tuning: opts.tuning,
-      logDir: dir,
-    };
+    const { db, temporal, fake, settings } = await startScenarioServices(stack, dir, opts);
     // Email only: one provider call per dose, observable at the fake.
     // BENCH_USER is a caregiver of every circle: it creates the medications through the API.
     const patients = await seedPatients(db.prisma, Math.max(1, Math.ceil(opts.n / 10)), {

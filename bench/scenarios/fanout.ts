@@ -76,7 +76,7 @@ export async function runFanout(opts: FanoutOptions): Promise<FanoutResult> {
   const dir = makeTempDir('fanout');
   const stack = new Stack();
   try {
-    const { db, temporal, fake } = await startScenarioServices(stack, dir, opts);
+    const { db, temporal, fake, settings } = await startScenarioServices(stack, dir, opts);
     const rates = [opts.emailRatePerMinute];
     const productionRate = loadConfig({}).EMAIL_RATE_LIMIT_PER_MINUTE;
     if (opts.withProductionRateLimit && productionRate !== opts.emailRatePerMinute) rates.push(productionRate);
@@ -85,15 +85,7 @@ export async function runFanout(opts: FanoutOptions): Promise<FanoutResult> {
       runs.push(
         await fanoutOnce(
           { db, temporal, fake, opts, dir, workaround: workaround !== null },
-          {
-            databaseUrl: db.url,
-            temporalAddress: temporal.address,
-            resendBaseUrl: fake.resend.baseUrl,
-            emailRatePerMinute: rate,
-            pushLatencyMs: opts.providerLatencyMs,
-            tuning: opts.tuning,
-            logDir: dir,
-          },
+          { ...settings, emailRatePerMinute: rate },
         ),
       );
     }

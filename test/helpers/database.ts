@@ -1,8 +1,8 @@
 /** A fresh, migrated database per test file, dropped afterwards: tests never see each other's rows. */
 import { randomUUID } from 'node:crypto';
 import { inject } from 'vitest';
-import { createPrisma, type PrismaClient } from '../../shared/db.ts';
-import { createScratchDatabase } from '../../shared/scratch-database.ts';
+import type { PrismaClient } from '../../shared/db.ts';
+import { createScratchDatabaseWithClient } from '../../shared/scratch-database.ts';
 
 export interface TestDatabase {
   url: string;
@@ -10,17 +10,8 @@ export interface TestDatabase {
   drop(): Promise<void>;
 }
 
-export async function createTestDatabase(): Promise<TestDatabase> {
-  const scratch = await createScratchDatabase(inject('adminDatabaseUrl'), 'carecircle_test');
-  const prisma = createPrisma(scratch.url);
-  return {
-    url: scratch.url,
-    prisma,
-    async drop() {
-      await prisma.$disconnect();
-      await scratch.drop();
-    },
-  };
+export function createTestDatabase(): Promise<TestDatabase> {
+  return createScratchDatabaseWithClient(inject('adminDatabaseUrl'), 'carecircle_test');
 }
 
 /** A care circle with one patient (push token + email) and one active medication. */
