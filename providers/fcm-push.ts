@@ -3,6 +3,8 @@
  * duplicates are prevented one level up: the notification log records a delivery before the
  * activity completes, and a retry of a delivery already marked sent never calls FCM again.
  */
+import https from 'node:https';
+import tls from 'node:tls';
 import { cert, initializeApp, type App } from 'firebase-admin/app';
 import { getMessaging, type Messaging } from 'firebase-admin/messaging';
 import { DeliveryError, type PushMessage, type PushSender, type PushTokenResult } from './types.ts';
@@ -36,11 +38,28 @@ export class FcmPushSender implements PushSender {
 
   constructor(private readonly messaging: Pick<Messaging, 'sendEach'>) {}
 
-  /** Builds the sender from a service-account JSON document or a path to one. */
-  static fromServiceAccount(serviceAccount: string): FcmPushSender {
-    const credential = cert(serviceAccount.trim().startsWith('{') ? JSON.parse(serviceAccount) : serviceAccount);
-    const app: App = initializeApp({ credential }, 'carecircle-push');
-    return new FcmPushSender(getMessaging(app));
+  /**
+   * Builds the sender from a service-account JSON document or a path to one. With `connection`,
+   * every connection to Google's hosts goes to `connectTo` instead, trusting only `ca`: a local
+   * stand-in for FCM (test/fakes/fcm-server.ts). Production passes none.
+   */
+  static fromServiceAccount(serviceAccount: string, connection?: FcmConnection): FcmPushSender {
+    const inline = serviceAccount.trim().startsWith('{');
+    // firebase-admin hands the agent to its token request only for a service account read from a
+    // file (from an object it builds the OAuth client without it), so a redirected sender needs a path.
+    if (connection && inline) throw new Error('a redirected FCM sender needs the service account as a file path');
+    const agent = connection ? redirectingAgent(connection) : undefined;
+    const credential = cert(inline ? JSON.parse(serviceAccount) : serviceAccount, agent);
+    // One app per destination: tests build several senders in one process.
+    const app: App = initializeApp(
+      { credential, httpAgent: agent },
+      `carecircle-push${connection ? `@${connection.connectTo}` : ''}`,
+    );
+    const messaging = getMessaging(app);
+    // The SDK's HTTP/2 transport opens its own session to fcm.googleapis.com and takes no agent:
+    // a redirected sender uses the SDK's HTTP/1.1 transport, the same requests through the agent.
+    if (connection) messaging.enableLegacyHttpTransport();
+    return new FcmPushSender(messaging);
   }
 
   async send(tokens: string[], message: PushMessage, idempotencyKey: string): Promise<PushTokenResult[]> {
@@ -64,4 +83,26 @@ export class FcmPushSender implements PushSender {
       return classifyFcmError(token, code, r.error?.message ?? 'no message');
     });
   }
+}
+
+/** Where the FCM adapter connects instead of Google's hosts, and the CA (PEM) it then trusts. */
+export interface FcmConnection {
+  /** "host:port". */
+  connectTo: string;
+  ca: string;
+}
+
+/** An https.Agent that connects every request to `connectTo`, keeping the original host for SNI and certificate checks. */
+function redirectingAgent({ connectTo, ca }: FcmConnection): https.Agent {
+  const at = connectTo.lastIndexOf(':');
+  const host = connectTo.slice(0, at);
+  const port = Number(connectTo.slice(at + 1));
+  if (!host || !Number.isInteger(port) || port <= 0)
+    throw new Error(`FCM connection "${connectTo}": expected host:port`);
+  const agent = new https.Agent({ keepAlive: true, ca });
+  agent.createConnection = (options) => {
+    const o = options as tls.ConnectionOptions;
+    return tls.connect({ ...o, host, port, servername: o.servername || o.host || undefined, ca });
+  };
+  return agent;
 }

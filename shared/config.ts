@@ -71,6 +71,12 @@ const schema = z.object({
 
   /** Providers: each real adapter is used only when its credentials are present. */
   FIREBASE_SERVICE_ACCOUNT: optionalString, // path to a service-account JSON file, or the JSON itself
+  /**
+   * Tests only: "host:port" the FCM adapter connects to instead of Google's hosts (a local fake of
+   * FCM, test/fakes/fcm-server.ts), trusting only FIREBASE_TLS_CA (a file path or the PEM). Unset in production.
+   */
+  FIREBASE_CONNECT_TO: optionalString,
+  FIREBASE_TLS_CA: optionalString,
   RESEND_API_KEY: optionalString,
   /** Resend's API address; point it at a local fake in tests. */
   RESEND_BASE_URL: optionalString,

@@ -1,7 +1,8 @@
 /**
  * A stand-in for firebase-admin's `Messaging` at the adapter boundary (`FcmPushSender` takes any
- * `Pick<Messaging, 'sendEach'>`): firebase-admin talks to a fixed host over HTTP/2, so no local
- * server can take FCM's place. It answers like `sendEach`: one response per message, failures
+ * `Pick<Messaging, 'sendEach'>`), for tests that need no network: no TLS, no token exchange. The
+ * real SDK against a local FCM over HTTPS is ./fcm-server.ts. It answers like `sendEach`: one
+ * response per message, failures
  * carrying firebase-admin's error codes (`messaging/registration-token-not-registered`,
  * `messaging/server-unavailable`, …), or the whole call rejecting as a network failure does.
  *
