@@ -18,6 +18,7 @@ import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import pg from 'pg';
+import { forgetServer, reclaim, recordServer } from './leftovers.ts';
 import { collectLines } from './log-lines.ts';
 
 export interface EmbeddedPostgresOptions {
@@ -25,6 +26,8 @@ export interface EmbeddedPostgresOptions {
   dataDir: string;
   port: number;
   log?: (line: string) => void;
+  /** What the launcher itself has to say (stopping a server left over by an earlier run); default `log`. */
+  notice?: (line: string) => void;
   startTimeoutMs?: number;
   /** Only for running as root; see `runnerFor`. Default: user namespace, else the postgres account. */
   rootStrategy?: 'user-namespace' | 'postgres-account';
@@ -40,6 +43,8 @@ const DATABASE = 'carecircle';
 const SUPERUSER = 'postgres';
 /** Written into the data directory at initdb; 0600, like the rest of it. */
 const PASSWORD_FILE = 'carecircle-password';
+/** In the data folder, next to (not inside) the cluster: see dev/leftovers.ts. */
+const PID_FILE = 'embedded-postgres.pid';
 
 export async function startEmbeddedPostgres(opts: EmbeddedPostgresOptions): Promise<EmbeddedPostgres> {
   const log = opts.log ?? (() => {});
@@ -52,6 +57,10 @@ export async function startEmbeddedPostgres(opts: EmbeddedPostgresOptions): Prom
   if (runner.owner) chownTreeIfNeeded(pgdata, runner.owner);
   const password = fs.readFileSync(path.join(pgdata, PASSWORD_FILE), 'utf8').trim();
 
+  // A server left running on this cluster by a start that was killed hard: stopped ("fast"
+  // shutdown) before this one starts; one whose owner still runs is refused.
+  const pidFile = path.join(opts.dataDir, PID_FILE);
+  await reclaim(pidFile, { signal: 'SIGINT', timeoutMs: 20_000, log: opts.notice ?? log });
   await assertPortFree(opts.port);
 
   const tail: string[] = [];
@@ -69,6 +78,8 @@ export async function startEmbeddedPostgres(opts: EmbeddedPostgresOptions): Prom
     // reminder or delivery record must survive a crash.
   ];
   const child = runner.spawn(bin.postgres, args);
+  // `unshare` execs postgres, so this pid is the postmaster's either way.
+  if (child.pid !== undefined) recordServer(pidFile, 'embedded PostgreSQL', child.pid);
   collectLines(child.stderr, tail, log);
   collectLines(child.stdout, tail, log);
 
@@ -92,7 +103,7 @@ export async function startEmbeddedPostgres(opts: EmbeddedPostgresOptions): Prom
   const stop = async (): Promise<void> => {
     stopping = true;
     process.removeListener('exit', onExit);
-    if (exited) return;
+    if (exited) return forgetServer(pidFile);
     // Escalating, as PostgreSQL's shutdown modes go:
     // - SIGTERM "smart": no new connections, waits for clients to leave. Gives a pool that the app
     //   has just closed (pg's Pool.end() resolves before its sockets are closed) time to finish,
@@ -107,6 +118,7 @@ export async function startEmbeddedPostgres(opts: EmbeddedPostgresOptions): Prom
     child.kill('SIGTERM');
     await exitPromise;
     timers.forEach(clearTimeout);
+    forgetServer(pidFile);
   };
   void exitPromise.then(() => {
     if (!stopping) log(`embedded PostgreSQL exited unexpectedly (${exited})`);

@@ -7,6 +7,7 @@ import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
+import { forgetServer, reclaim, recordServer } from './leftovers.ts';
 import { collectLines } from './log-lines.ts';
 import { Connection } from '@temporalio/client';
 import { resolveTemporalCli } from '../shared/temporal-binaries.ts';
@@ -20,6 +21,8 @@ export interface TemporalDevServerOptions {
   namespace: string;
   searchAttributes: Record<string, SearchAttributeTypeName>;
   log?: (line: string) => void;
+  /** What the launcher itself has to say (stopping a server left over by an earlier run); default `log`. */
+  notice?: (line: string) => void;
   /** How long to wait for the frontend (and namespace and search attributes) to answer. */
   startTimeoutMs?: number;
   /** Overrides SQLITE_PRAGMAS below, e.g. for benchmarks. */
@@ -61,8 +64,9 @@ export async function startTemporalDevServer(opts: TemporalDevServerOptions): Pr
   const dbFile = path.join(opts.dataDir, 'temporal.sqlite');
   const pidFile = path.join(opts.dataDir, 'temporal.pid');
 
-  // Two servers on one SQLite file would corrupt each other's view of the shards: refuse early.
-  assertNotRunning(pidFile, dbFile);
+  // Two servers on one SQLite file would corrupt each other's view of the shards: one left running
+  // by a start that was killed hard is stopped first; one whose owner still runs is refused.
+  await reclaim(pidFile, { signal: 'SIGTERM', timeoutMs: STOP_GRACE_MS, log: opts.notice ?? opts.log });
   // Checked up front because otherwise the server logs the bind error and exits, and a client
   // polling the port may meanwhile reach whatever else is listening there.
   await assertPortFree(opts.port, `Temporal frontend (TEMPORAL_DEV_PORT=${opts.port})`);
@@ -105,7 +109,7 @@ export async function startTemporalDevServer(opts: TemporalDevServerOptions): Pr
   const spawnError = new Promise<never>((_, reject) => child.once('error', reject));
   spawnError.catch(() => {}); // only start-up cares; a later 'error' must not become an unhandled rejection
   child.once('error', () => (exited ??= { code: null, signal: null })); // no 'exit' follows a failed spawn
-  if (child.pid !== undefined) fs.writeFileSync(pidFile, `${child.pid}\n`);
+  if (child.pid !== undefined) recordServer(pidFile, 'Temporal dev server', child.pid);
 
   // If this process dies without calling stop() (uncaught error), do not leave the server
   // holding the ports and the SQLite file.
@@ -125,7 +129,7 @@ export async function startTemporalDevServer(opts: TemporalDevServerOptions): Pr
       await exitPromise;
       clearTimeout(timer);
     }
-    fs.rmSync(pidFile, { force: true });
+    forgetServer(pidFile);
   };
   void exitPromise.then(() => {
     if (!stopping) log(`temporal dev server exited unexpectedly (${describeExit(exited)})`);
@@ -262,37 +266,6 @@ function assertPortFree(port: number, what: string): Promise<void> {
     });
     probe.listen({ host: '127.0.0.1', port, exclusive: true }, () => probe.close(() => resolve()));
   });
-}
-
-function assertNotRunning(pidFile: string, dbFile: string): void {
-  let pid: number;
-  try {
-    pid = Number.parseInt(fs.readFileSync(pidFile, 'utf8'), 10);
-  } catch {
-    return;
-  }
-  if (Number.isInteger(pid) && pid > 0 && isTemporalProcess(pid)) {
-    throw new Error(
-      `Another Temporal dev server (pid ${pid}) is still using ${dbFile} (left over from an earlier run?). ` +
-        `Stop it first: kill ${pid}`,
-    );
-  }
-  fs.rmSync(pidFile, { force: true }); // stale: that process is gone
-}
-
-function isTemporalProcess(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-  } catch (err) {
-    // EPERM: alive but someone else's; treat as running to stay on the safe side.
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
-  try {
-    // On Linux, guard against the pid having been reused by an unrelated process.
-    return fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes('start-dev');
-  } catch {
-    return true; // no /proc (macOS): alive is all we know
-  }
 }
 
 function describeExit(exit: { code: number | null; signal: NodeJS.Signals | null } | undefined): string {

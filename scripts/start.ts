@@ -4,13 +4,16 @@
  * With no DATABASE_URL it runs an embedded PostgreSQL, with no TEMPORAL_ADDRESS the Temporal CLI
  * dev server (with its Web UI), both persisted under DATA_DIR; it migrates the database, then runs
  * the worker and the API as child processes, exactly as they run in production. On Ctrl-C or
- * SIGTERM it stops them in reverse order (API, worker, Temporal, PostgreSQL) and exits 0.
+ * SIGTERM (or when its terminal closes) it stops them in reverse order (API, worker, Temporal,
+ * PostgreSQL) and exits 0. Killed hard, it cannot: the next start in the same DATA_DIR then stops
+ * whatever it left running before starting anything (dev/leftovers.ts).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import { startEmbeddedPostgres } from '../dev/embedded-postgres.ts';
+import { forgetServer, reclaim, recordServer } from '../dev/leftovers.ts';
 import { startTemporalDevServer } from '../dev/temporal-dev-server.ts';
 import { usesDevOutbox } from '../providers/index.ts';
 import { config, projectRoot } from '../shared/config.ts';
@@ -49,6 +52,11 @@ async function shutdown(code: number): Promise<never> {
 }
 process.on('SIGINT', () => void shutdown(0));
 process.on('SIGTERM', () => void shutdown(0));
+// A closed terminal: the servers are in their own process groups and do not get this one.
+process.on('SIGHUP', () => void shutdown(0));
+
+/** Where a child's pid is kept while it runs, for the next start should this one be killed hard. */
+const pidFileOf = (name: string) => path.join(cfg.DATA_DIR, `${name.toLowerCase()}.pid`);
 
 /** Runs a TypeScript entry point of this project as a child process with its own process group. */
 function runChild(name: string, entry: string, env: NodeJS.ProcessEnv): Stoppable & { child: ChildProcess } {
@@ -66,6 +74,9 @@ function runChild(name: string, entry: string, env: NodeJS.ProcessEnv): Stoppabl
     }
   });
   process.once('exit', () => child.kill('SIGKILL'));
+  const pidFile = pidFileOf(name);
+  if (child.pid !== undefined) recordServer(pidFile, name, child.pid);
+  void exited.then(() => forgetServer(pidFile));
   return {
     name,
     child,
@@ -99,6 +110,11 @@ async function waitForHealthy(url: string, timeoutMs: number): Promise<void> {
 async function main(): Promise<void> {
   const started = Date.now();
   fs.mkdirSync(cfg.DATA_DIR, { recursive: true });
+  // What a start killed hard left running, in dependency order (PostgreSQL and Temporal: below).
+  const notice = (line: string) => logger.warn(line);
+  for (const name of ['API', 'worker']) {
+    await reclaim(pidFileOf(name), { signal: 'SIGTERM', timeoutMs: CHILD_STOP_TIMEOUT_MS, log: notice });
+  }
 
   let databaseUrl = cfg.DATABASE_URL;
   if (!databaseUrl) {
@@ -106,6 +122,7 @@ async function main(): Promise<void> {
       dataDir: cfg.DATA_DIR,
       port: cfg.EMBEDDED_PG_PORT,
       log: (line) => logger.debug({ component: 'postgres' }, line),
+      notice,
     });
     running.push({ name: 'embedded PostgreSQL', stop: pg.stop });
     databaseUrl = pg.url;
@@ -124,6 +141,7 @@ async function main(): Promise<void> {
       namespace: cfg.TEMPORAL_NAMESPACE,
       searchAttributes: searchAttributeDefinitions,
       log: (line) => logger.debug({ component: 'temporal' }, line),
+      notice,
     });
     running.push({ name: 'Temporal dev server', stop: temporal.stop });
     temporalAddress = temporal.address;
