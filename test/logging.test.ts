@@ -65,21 +65,31 @@ describe('logger', () => {
     expect(out.lines[0]).toMatch(/^\[\d\d:\d\d:\d\d\.\d{3}\] INFO \(api\): api listening \{"port":3000\}$/);
   });
 
-  it("routes the Temporal SDK's lines, serialising its errors and keeping its lifecycle lines at debug", () => {
+  it("routes the Temporal SDK's lines, serialising its errors and keeping its lifecycle and routine lines at debug", () => {
     const out = capture();
     const sdk = temporalLogger(createLogger('worker', { destination: out.stream, level: 'info', format: 'json' }));
-    sdk.info('Worker state changed', { sdkComponent: 'worker', taskQueue: 'q', state: 'RUNNING' });
+    sdk.info('Worker state changed', { sdkComponent: 'worker', taskQueue: 'q', state: 'RUNNING' }); // routine
+    sdk.warn('No workflows registered, not polling for workflow tasks', { taskQueue: 'q' }); // by design
+    sdk.info('No Nexus services registered, not polling for Nexus tasks', { taskQueue: 'q' }); // routine
+    sdk.info('Connection to the server restored', { sdkComponent: 'worker', taskQueue: 'q' });
     sdk.debug('Activity completed', { durationMs: 3 }); // below info: dropped
     sdk.warn('Activity failed', { error: new Error('x'), durationMs: 3 }); // the SDK's copy of ours: demoted
     sdk.error('Workflow task failed', {
       error: ApplicationFailure.create({ message: 'cannot reach bob@example.org', type: 'Boom' }),
     });
     const lines = out.json();
-    expect(lines.map((l) => l.msg)).toEqual(['Worker state changed', 'Workflow task failed']);
-    expect(lines[0]).toMatchObject({ level: 30, sdkComponent: 'worker', taskQueue: 'q', state: 'RUNNING' });
+    expect(lines.map((l) => l.msg)).toEqual(['Connection to the server restored', 'Workflow task failed']);
+    expect(lines[0]).toMatchObject({ level: 30, sdkComponent: 'worker', taskQueue: 'q' });
     expect(lines[1]).toMatchObject({
       level: 50,
       err: { type: 'ApplicationFailure', message: 'cannot reach [email]' },
     });
+
+    const verbose = capture();
+    const debugSdk = temporalLogger(
+      createLogger('worker', { destination: verbose.stream, level: 'debug', format: 'json' }),
+    );
+    debugSdk.info('Worker state changed', { taskQueue: 'q', state: 'RUNNING' });
+    expect(verbose.json()).toMatchObject([{ level: 20, msg: 'Worker state changed', state: 'RUNNING' }]);
   });
 });

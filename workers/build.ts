@@ -9,6 +9,7 @@
 import { fileURLToPath } from 'node:url';
 import {
   bundleWorkflowCode,
+  Runtime,
   Worker,
   type NativeConnection,
   type WorkerInterceptors,
@@ -92,6 +93,11 @@ export async function buildWorkers(options: BuildWorkersOptions): Promise<Worker
     (needsBundle
       ? await bundleWorkflowCode({
           workflowsPath,
+          // Through the process's logger (the Runtime's); its report of a good build is routine.
+          logger: {
+            ...Runtime.instance().logger,
+            info: (message, meta) => Runtime.instance().logger.debug(message, meta),
+          },
           ...(common.interceptors?.workflowModules
             ? { workflowInterceptorModules: common.interceptors.workflowModules }
             : {}),

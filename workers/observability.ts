@@ -145,12 +145,25 @@ const SDK_LIFECYCLE_MESSAGES = new Set([
   'Workflow failed',
 ]);
 
+/**
+ * What every worker says as it starts and stops, and which queues poll no workflows or Nexus
+ * tasks (by design: activity-only queues): nothing to act on, so debug. Our own "worker started"
+ * and "worker stopped" lines say the same once.
+ */
+const SDK_ROUTINE_MESSAGES = new Set([
+  'Worker state changed',
+  'No workflows registered, not polling for workflow tasks',
+  'No activities registered, not polling for activity tasks',
+  'No Nexus services registered, not polling for Nexus tasks',
+]);
+
 /** Temporal's Logger interface on top of pino: SDK, workflow, activity and (forwarded) core logs. */
 export function temporalLogger(logger: Logger): TemporalLogger {
   const emit = (level: LogLevel, message: string, meta?: LogMetadata) => {
-    const pinoLevel = SDK_LIFECYCLE_MESSAGES.has(message)
-      ? 'debug'
-      : (level.toLowerCase() as 'trace' | 'debug' | 'info' | 'warn' | 'error');
+    const pinoLevel =
+      SDK_LIFECYCLE_MESSAGES.has(message) || SDK_ROUTINE_MESSAGES.has(message)
+        ? 'debug'
+        : (level.toLowerCase() as 'trace' | 'debug' | 'info' | 'warn' | 'error');
     // pino serialises `err` (type, message, stack); the SDK calls it `error`.
     const { error, ...rest } = meta ?? {};
     logger[pinoLevel](error === undefined ? rest : { ...rest, err: error }, message);
