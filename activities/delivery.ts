@@ -41,6 +41,7 @@ export function createDeliveryActivities(deps: { prisma: PrismaClient; push: Pus
     );
     const gone = results.filter((r) => !r.ok && r.unregistered).map((r) => r.token);
     if (gone.length > 0) {
+      // By token, not by member: a device shared by several members is gone for all of them.
       await prisma.pushToken.updateMany({
         where: { token: { in: gone } },
         data: { active: false, deactivatedAt: new Date() },

@@ -21,6 +21,11 @@ export const createCareCircleBody = z.strictObject({
 export const memberRole = z.enum(['patient', 'caregiver', 'family']);
 export const channel = z.enum(['push', 'email', 'in_app']);
 
+/** A device's push registration token (FCM). */
+export const pushToken = z.string().trim().min(1, 'must not be empty').max(4096);
+
+export const registerPushTokenBody = z.strictObject({ token: pushToken });
+
 export const createMemberBody = z.strictObject({
   name,
   role: memberRole,
@@ -29,7 +34,7 @@ export const createMemberBody = z.strictObject({
   /** Their login, if they use the app: they can then act in this circle in their role. */
   userId: userId.optional(),
   pushTokens: z
-    .array(z.string().trim().min(1, 'must not be empty').max(4096))
+    .array(pushToken)
     .max(20, 'at most 20 push tokens')
     .refine((t) => new Set(t).size === t.length, { message: 'must not repeat a token' })
     .optional(),

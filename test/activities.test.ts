@@ -123,7 +123,7 @@ describe('dose reminder activities', () => {
     const failure = await deliver(acts, pushKey).catch((e: unknown) => e);
     expect(failure).toBeInstanceOf(ApplicationFailure);
     expect(failure).toMatchObject({ type: 'PermanentDeliveryError', nonRetryable: true });
-    const token = await prisma.pushToken.findUniqueOrThrow({ where: { token: 'gone-token' } });
+    const token = await prisma.pushToken.findFirstOrThrow({ where: { token: 'gone-token' } });
     expect(token.active).toBe(false);
     expect(token.deactivatedAt).not.toBeNull();
     // The next dose does not plan a push at all: the member has no active token left.

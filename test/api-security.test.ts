@@ -154,6 +154,7 @@ const REQUESTS: Record<string, RequestSpec> = {
   'POST /v1/medications/{id}/doses': { body: () => ({}) },
   'GET /v1/medications/{id}/doses': {},
   'PATCH /v1/members/{id}': { body: () => ({ name: 'Renamed' }) },
+  'POST /v1/members/{id}/push-tokens': { body: () => ({ token: 'attacker-device' }) },
   'GET /v1/patients/{id}/adherence': { query: () => ({ from: '2026-01-01', to: '2026-12-31' }) },
   'POST /v1/appointments': {
     body: () => ({ careCircleId: ids.circle, patientId: ids.patient, title: 'Dentist', startsAt: at(48 * HOUR) }),

@@ -180,7 +180,7 @@ describe('circleNotificationWorkflow', () => {
       expect(outbox.map((m) => m.to).sort()).toEqual([gone.email, both.email, noDevice.email].sort());
       const deadLetters = await prisma.deadLetter.findMany({ where: { dedupeKey: { startsWith: `circle:${id}:` } } });
       expect(deadLetters.map((d) => d.recipientId).sort()).toEqual([gone.id, both.id, unreachable.id].sort());
-      expect((await prisma.pushToken.findUniqueOrThrow({ where: { token: 'dead-1' } })).active).toBe(false);
+      expect((await prisma.pushToken.findFirstOrThrow({ where: { token: 'dead-1' } })).active).toBe(false);
       expect(
         await prisma.circleNotificationRecipient.findUniqueOrThrow({
           where: { notificationId_memberId: { notificationId: id, memberId: gone.id } },

@@ -157,8 +157,8 @@ describe('FCM, through the stub at the adapter boundary', () => {
     const { outcome } = await deliver('push');
     expect(outcome).toMatchObject({ status: 'dead_lettered', errorType: 'PermanentDeliveryError' });
     expect(fcm.calls).toHaveLength(1);
-    expect((await db.prisma.pushToken.findUniqueOrThrow({ where: { token: 'device-1' } })).active).toBe(false);
-    await db.prisma.pushToken.update({ where: { token: 'device-1' }, data: { active: true, deactivatedAt: null } });
+    expect((await db.prisma.pushToken.findFirstOrThrow({ where: { token: 'device-1' } })).active).toBe(false);
+    await db.prisma.pushToken.updateMany({ where: { token: 'device-1' }, data: { active: true, deactivatedAt: null } });
   });
 
   it('is stopped by an invalid payload', async () => {

@@ -186,9 +186,6 @@ export function careCircleRoutes({ prisma }: ApiDeps): Router {
       if (isUniqueViolation(err, 'user_id')) {
         throw new ProblemError(409, 'conflict', 'Conflict', `User ${body.userId} is already a member of this circle`);
       }
-      if (isUniqueViolation(err, 'token')) {
-        throw new ProblemError(409, 'conflict', 'Conflict', 'A push token is already registered to another member');
-      }
       throw err;
     }
   });

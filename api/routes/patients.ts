@@ -10,6 +10,7 @@ import { changeTimezoneUpdate } from '../../workflows/medication-messages.ts';
 import { authorize } from '../access.ts';
 import type { ApiDeps } from '../deps.ts';
 import { adherenceQuery, patchMemberBody } from '../medication-schemas.ts';
+import { registerPushTokenBody } from '../schemas.ts';
 import { createRouter, jsonBody, jsonResponse, problems, uuidParams, type Router } from '../openapi.ts';
 import { notFound, unavailable } from '../problem.ts';
 import { isUuid } from '../validation.ts';
@@ -27,6 +28,15 @@ const UpdatedMemberSchema = z
       .openapi({ description: 'Medications whose schedules moved to the new time zone' }),
   })
   .openapi('UpdatedMember');
+
+const PushTokenSchema = z
+  .object({
+    id: z.uuid(),
+    memberId: z.uuid(),
+    active: z.boolean(),
+    createdAt: z.iso.datetime().openapi({ description: 'When this member first registered the device' }),
+  })
+  .openapi('PushTokenRegistration');
 
 const doseCounts = {
   taken: z.number().int(),
@@ -62,6 +72,22 @@ const patchMember = createRoute({
   },
 });
 
+const registerPushToken = createRoute({
+  method: 'post',
+  path: '/{id}/push-tokens',
+  tags: ['Members'],
+  summary: "Register a device for a member's push notifications (yourself, or caregivers)",
+  description:
+    'Idempotent: a token this member already has answers 200 (and is active again). One device may ' +
+    'serve several members, in one circle or in several; whether another member has it is never told.',
+  request: { params, body: jsonBody(registerPushTokenBody) },
+  responses: {
+    201: jsonResponse(PushTokenSchema, 'Registered'),
+    200: jsonResponse(PushTokenSchema, 'Already registered for this member'),
+    ...problems(400, 403, 404, 413, 415),
+  },
+});
+
 const adherence = createRoute({
   method: 'get',
   path: '/{id}/adherence',
@@ -74,14 +100,45 @@ const adherence = createRoute({
 export function memberRoutes({ prisma, temporal }: ApiDeps): Router {
   const app = createRouter();
 
-  app.openapi(patchMember, async (c) => {
-    const { id } = c.req.valid('param');
-    const body = c.req.valid('json');
+  /** The member the path names, if the caller is that member or a caregiver of their circle. */
+  async function changeableMember(c: Parameters<typeof authorize>[0], id: string) {
     const member = isUuid(id) ? await prisma.member.findUnique({ where: { id } }) : null;
     if (!member) throw notFound('Member', id);
     // Members change their own profile; caregivers change anyone's in their circle.
     if (member.userId === null || member.userId !== c.get('principal').userId) {
       await authorize(c, prisma, member.careCircleId, 'manageMembers', { kind: 'Member', id });
+    }
+    return member;
+  }
+
+  app.openapi(patchMember, async (c) => {
+    const { id } = c.req.valid('param');
+    const body = c.req.valid('json');
+    await changeableMember(c, id);
+    // Travel or a move: every schedule that follows the patient's zone moves with them. Schedules
+    // move before the member's zone is saved, and any still in another zone moves on every call,
+    // so a retry after a failure finishes the move instead of finding nothing left to do.
+    const moved: string[] = [];
+    if (body.timezone !== undefined) {
+      const medications = await prisma.medication.findMany({
+        where: { patientId: id, followPatientTimezone: true, status: { in: ['active', 'paused'] } },
+        orderBy: { id: 'asc' },
+      });
+      for (const medication of medications) {
+        if ((medication.schedule as unknown as MedicationSchedule).timezone === body.timezone) continue;
+        try {
+          await temporal.workflow
+            .getHandle(medication.workflowId)
+            .executeUpdate(changeTimezoneUpdate, { args: [{ timezone: body.timezone }] });
+          moved.push(medication.id);
+        } catch (err) {
+          if (err instanceof WorkflowNotFoundError) continue;
+          throw unavailable(
+            'Not every schedule could be moved to the new time zone yet, so the profile is unchanged; retry the request',
+            err,
+          );
+        }
+      }
     }
     const updated = await prisma.member.update({
       where: { id },
@@ -91,27 +148,6 @@ export function memberRoutes({ prisma, temporal }: ApiDeps): Router {
         ...(body.timezone !== undefined ? { timezone: body.timezone } : {}),
       },
     });
-    // Travel or a move: every schedule that follows the patient's zone moves with them.
-    const moved: string[] = [];
-    if (body.timezone && body.timezone !== member.timezone) {
-      const medications = await prisma.medication.findMany({
-        where: { patientId: id, followPatientTimezone: true, status: { in: ['active', 'paused'] } },
-      });
-      for (const medication of medications) {
-        try {
-          await temporal.workflow
-            .getHandle(medication.workflowId)
-            .executeUpdate(changeTimezoneUpdate, { args: [{ timezone: body.timezone }] });
-          moved.push(medication.id);
-        } catch (err) {
-          if (err instanceof WorkflowNotFoundError) continue;
-          throw unavailable(
-            'The new time zone is saved, but not every schedule could be moved yet; retry the request',
-            err,
-          );
-        }
-      }
-    }
     return c.json(
       {
         id: updated.id,
@@ -121,6 +157,26 @@ export function memberRoutes({ prisma, temporal }: ApiDeps): Router {
         movedSchedules: moved,
       },
       200,
+    );
+  });
+
+  /** A device registers (again) for a member; whether it serves other members too is theirs to know. */
+  app.openapi(registerPushToken, async (c) => {
+    const { id } = c.req.valid('param');
+    const { token } = c.req.valid('json');
+    await changeableMember(c, id);
+    const { count } = await prisma.pushToken.createMany({ data: [{ memberId: id, token }], skipDuplicates: true });
+    // Registered again: the app believes the device is reachable, so it is used again.
+    const row =
+      count === 1
+        ? await prisma.pushToken.findUniqueOrThrow({ where: { memberId_token: { memberId: id, token } } })
+        : await prisma.pushToken.update({
+            where: { memberId_token: { memberId: id, token } },
+            data: { active: true, deactivatedAt: null },
+          });
+    return c.json(
+      { id: row.id, memberId: row.memberId, active: row.active, createdAt: row.createdAt.toISOString() },
+      count === 1 ? 201 : 200,
     );
   });
 
