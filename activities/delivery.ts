@@ -23,7 +23,21 @@ function toFailure(err: unknown, dedupeKey?: string): Error {
   return toActivityFailure(err, dedupeKey ? { fallbackPolicy: RETRY_POLICIES[deliveryKindOf(dedupeKey)] } : {});
 }
 
-export function createDeliveryActivities(deps: { prisma: PrismaClient; push: PushSender; email: EmailSender }) {
+export interface SendOptions {
+  /** The provider attempt this is (stored on the notification; default: the activity's attempt). */
+  attempt?: number;
+  /**
+   * Drop a medication reminder whose medication is no longer active. The armed dose path decides
+   * with the schedule's generation instead, before it sends.
+   */
+  checkMedication?: boolean;
+}
+
+/**
+ * Sends one planned notification by its dedupe key: the provider call and the log row around it.
+ * Errors come out as they are (classify them with toActivityFailure).
+ */
+export function createNotificationSender(deps: { prisma: PrismaClient; push: PushSender; email: EmailSender }) {
   const { prisma, push, email } = deps;
 
   async function sendPush(
@@ -61,77 +75,77 @@ export function createDeliveryActivities(deps: { prisma: PrismaClient; push: Pus
     );
   }
 
-  const unguarded = {
-    async deliverNotification({ dedupeKey }: { dedupeKey: string }): Promise<DeliveryResult> {
-      const log = await prisma.notificationLog.findUnique({ where: { dedupeKey }, include: { recipient: true } });
-      if (!log)
-        throw ApplicationFailure.nonRetryable(`No notification with key ${dedupeKey}`, PERMANENT_DELIVERY_ERROR);
-      if (log.status === 'sent') return { status: 'already_sent' };
-      if (log.status === 'skipped') return { status: 'skipped', reason: log.error ?? 'skipped' };
+  return async function send(dedupeKey: string, opts: SendOptions = {}): Promise<DeliveryResult> {
+    const log = await prisma.notificationLog.findUnique({ where: { dedupeKey }, include: { recipient: true } });
+    if (!log) throw ApplicationFailure.nonRetryable(`No notification with key ${dedupeKey}`, PERMANENT_DELIVERY_ERROR);
+    if (log.status === 'sent') return { status: 'already_sent' };
+    if (log.status === 'skipped') return { status: 'skipped', reason: log.error ?? 'skipped' };
 
-      // A reminder for a medication deleted or paused since it was planned is a ghost: drop it.
-      if (log.medicationId) {
-        const medication = await prisma.medication.findUnique({
-          where: { id: log.medicationId },
-          select: { status: true },
+    // A reminder for a medication deleted or paused since it was planned is a ghost: drop it.
+    if (log.medicationId && opts.checkMedication !== false) {
+      const medication = await prisma.medication.findUnique({
+        where: { id: log.medicationId },
+        select: { status: true },
+      });
+      if (!medication || medication.status !== 'active') {
+        await prisma.notificationLog.update({
+          where: { id: log.id },
+          data: { status: 'skipped', error: 'medication_inactive' },
         });
-        if (!medication || medication.status !== 'active') {
-          await prisma.notificationLog.update({
-            where: { id: log.id },
-            data: { status: 'skipped', error: 'medication_inactive' },
-          });
-          return { status: 'skipped', reason: 'medication_inactive' };
-        }
+        return { status: 'skipped', reason: 'medication_inactive' };
       }
+    }
 
-      await prisma.notificationLog.update({
-        where: { id: log.id },
-        data: { attempts: Context.current().info.attempt },
-      });
+    await prisma.notificationLog.update({
+      where: { id: log.id },
+      data: { attempts: opts.attempt ?? Context.current().info.attempt },
+    });
 
-      let result: DeliveryResult;
-      try {
-        if (log.channel === 'push') {
-          result = await sendPush(log.recipientId, log.title, log.body, dedupeKey);
-        } else if (log.channel === 'email') {
-          if (!log.recipient.email) {
-            result = { status: 'skipped', reason: 'no_email_address' };
-          } else {
-            const { messageId } = await email.send(
-              { to: log.recipient.email, subject: log.title, text: log.body },
-              dedupeKey,
-            );
-            result = { status: 'sent', providerMessageId: messageId };
-          }
+    let result: DeliveryResult;
+    try {
+      if (log.channel === 'push') {
+        result = await sendPush(log.recipientId, log.title, log.body, dedupeKey);
+      } else if (log.channel === 'email') {
+        if (!log.recipient.email) {
+          result = { status: 'skipped', reason: 'no_email_address' };
         } else {
-          const row = await prisma.inAppNotification.upsert({
-            where: { dedupeKey },
-            create: { dedupeKey, recipientId: log.recipientId, title: log.title, body: log.body },
-            update: {},
-          });
-          result = { status: 'sent', providerMessageId: `in-app-${row.id}` };
+          const { messageId } = await email.send(
+            { to: log.recipient.email, subject: log.title, text: log.body },
+            dedupeKey,
+          );
+          result = { status: 'sent', providerMessageId: messageId };
         }
-      } catch (err) {
-        await prisma.notificationLog.update({ where: { id: log.id }, data: { error: (err as Error).message } });
-        throw toFailure(err, dedupeKey);
+      } else {
+        const row = await prisma.inAppNotification.upsert({
+          where: { dedupeKey },
+          create: { dedupeKey, recipientId: log.recipientId, title: log.title, body: log.body },
+          update: {},
+        });
+        result = { status: 'sent', providerMessageId: `in-app-${row.id}` };
       }
+    } catch (err) {
+      await prisma.notificationLog.update({ where: { id: log.id }, data: { error: (err as Error).message } });
+      throw err;
+    }
 
-      const provider = log.channel === 'push' ? push.name : log.channel === 'email' ? email.name : 'in-app';
-      await prisma.notificationLog.update({
-        where: { id: log.id },
-        data:
-          result.status === 'sent'
-            ? { status: 'sent', provider, providerMessageId: result.providerMessageId, sentAt: new Date(), error: null }
-            : { status: 'skipped', error: result.status === 'skipped' ? result.reason : null },
-      });
-      return result;
-    },
+    const provider = log.channel === 'push' ? push.name : log.channel === 'email' ? email.name : 'in-app';
+    await prisma.notificationLog.update({
+      where: { id: log.id },
+      data:
+        result.status === 'sent'
+          ? { status: 'sent', provider, providerMessageId: result.providerMessageId, sentAt: new Date(), error: null }
+          : { status: 'skipped', error: result.status === 'skipped' ? result.reason : null },
+    });
+    return result;
   };
+}
 
+export function createDeliveryActivities(deps: { prisma: PrismaClient; push: PushSender; email: EmailSender }) {
+  const send = createNotificationSender(deps);
   return {
     async deliverNotification(input: { dedupeKey: string }): Promise<DeliveryResult> {
       try {
-        return await unguarded.deliverNotification(input);
+        return await send(input.dedupeKey);
       } catch (err) {
         // Also the database being down before or after the provider call: retried, with jitter.
         throw toFailure(err, input.dedupeKey);

@@ -2,7 +2,8 @@
 import type { PrismaClient } from '../shared/db.ts';
 import type { Providers } from '../providers/index.ts';
 import { createDeadLetterActivities } from './dead-letters.ts';
-import { createDeliveryActivities } from './delivery.ts';
+import { createDeliveryActivities, createNotificationSender } from './delivery.ts';
+import { createDoseSendActivities } from './dose-sends.ts';
 import { createMaintenanceActivities, type MaintenanceDeps } from './maintenance.ts';
 import { createMedicationReminderActivities } from './medication-reminders.ts';
 // Appointments, shifts, circle notifications, documents (issue 4, part B).
@@ -19,11 +20,27 @@ export interface DocumentDeps {
   documentChunkBytes?: number;
 }
 
+/** How armed doses behave in this process (defaults from configuration). */
+export interface DoseSendOptions {
+  /** Aborted when the worker starts to stop: armed doses waiting for their instant move elsewhere. */
+  draining?: AbortSignal;
+  doseSendConcurrency?: number;
+}
+
 export function createActivities(
-  deps: { prisma: PrismaClient } & Providers & Pick<MaintenanceDeps, 'temporal' | 'reconcilers'> & DocumentDeps,
+  deps: { prisma: PrismaClient } & Providers &
+    Pick<MaintenanceDeps, 'temporal' | 'reconcilers'> &
+    DocumentDeps &
+    DoseSendOptions,
 ) {
   return {
     ...createMedicationReminderActivities(deps.prisma),
+    ...createDoseSendActivities({
+      prisma: deps.prisma,
+      send: createNotificationSender(deps),
+      providerConcurrency: deps.doseSendConcurrency ?? config().DOSE_SEND_CONCURRENCY,
+      ...(deps.draining ? { draining: deps.draining } : {}),
+    }),
     ...createDeliveryActivities(deps),
     ...createDeadLetterActivities(deps.prisma),
     ...createMaintenanceActivities(deps),
@@ -39,7 +56,8 @@ export function createActivities(
 }
 
 export type Activities = ReturnType<typeof createActivities>;
-export type { DosePlan, DoseRef } from './medication-reminders.ts';
+export type { DosePlan, DoseRef, MedicationProjection } from './medication-reminders.ts';
+export type { ArmedDoseInput, ArmedDoseOutcome } from './dose-sends.ts';
 export type { DeliveryResult } from './delivery.ts';
 export { PERMANENT_DELIVERY_ERROR, TRANSIENT_DELIVERY_ERROR } from './delivery.ts';
 export type { DeadLetterRetryOutcome, DeadLetterRetryPlan } from './dead-letters.ts';

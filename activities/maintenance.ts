@@ -14,6 +14,7 @@ import {
 } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
 import { DateTime } from 'luxon';
+import { config } from '../shared/config.ts';
 import type { Channel, Medication, PrismaClient } from '../shared/db.ts';
 import { scheduleType, type MedicationSchedule } from '../shared/schedule.ts';
 import { CareCircleId, MedicationId, PatientId, ScheduleStatus } from '../shared/search-attributes.ts';
@@ -48,6 +49,7 @@ export function medicationWorkflowStart(
     'id' | 'workflowId' | 'careCircleId' | 'patientId' | 'schedule' | 'escalationWindowMinutes' | 'status'
   >,
   taskQueue: string,
+  armLeadSeconds: number = config().DOSE_ARM_LEAD_SECONDS,
 ): ReconcileTarget {
   const schedule = m.schedule as unknown as MedicationSchedule;
   const state = m.status === 'paused' ? 'paused' : 'active';
@@ -62,6 +64,7 @@ export function medicationWorkflowStart(
         medicationId: m.id,
         schedule,
         escalationWindowMinutes: m.escalationWindowMinutes,
+        armLeadSeconds,
         state,
       } satisfies MedicationReminderInput,
     ],

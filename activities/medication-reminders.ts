@@ -14,7 +14,10 @@ export interface DoseRef {
 }
 
 export type DosePlan =
-  | { status: 'skipped'; reason: 'medication_deleted' | 'medication_inactive' | 'already_sent' | 'dose_closed' }
+  | {
+      status: 'skipped';
+      reason: 'medication_deleted' | 'medication_inactive' | 'superseded' | 'already_sent' | 'dose_closed';
+    }
   /** Dedupe keys of the notifications still to deliver (one per recipient × channel). */
   | { status: 'planned'; deliveries: string[] };
 
@@ -66,17 +69,126 @@ async function planNotifications(
 
 const withTokens = { pushTokens: { where: { active: true } } } as const;
 
-export function createMedicationReminderActivities(prisma: PrismaClient) {
-  async function loadActive(medicationId: string) {
-    const medication = await prisma.medication.findUnique({
-      where: { id: medicationId },
-      include: { patient: { include: withTokens } },
-    });
-    if (!medication) return { ok: false as const, skip: 'medication_deleted' as const };
-    if (medication.status !== 'active') return { ok: false as const, skip: 'medication_inactive' as const };
-    const schedule = medication.schedule as unknown as MedicationSchedule;
-    return { ok: true as const, medication, schedule, timezone: schedule.timezone ?? medication.patient.timezone };
+/**
+ * The medication a reminder is for, if one may still go out for it. `generation` is the schedule
+ * generation the workflow decided under (see workflows/medication/schedule-state.ts): a newer one
+ * in the database means the user changed the schedule since, and decides; an older one means the
+ * workflow's own write has not landed yet, and the workflow's decision stands.
+ */
+async function loadRemindable(prisma: PrismaClient, medicationId: string, generation?: number) {
+  const medication = await prisma.medication.findUnique({
+    where: { id: medicationId },
+    include: { patient: { include: withTokens } },
+  });
+  if (!medication) return { ok: false as const, skip: 'medication_deleted' as const };
+  if (generation !== undefined && medication.scheduleGeneration > generation) {
+    return { ok: false as const, skip: 'superseded' as const };
   }
+  const statusDecides = generation === undefined || medication.scheduleGeneration === generation;
+  if (statusDecides && medication.status !== 'active')
+    return { ok: false as const, skip: 'medication_inactive' as const };
+  const schedule = medication.schedule as unknown as MedicationSchedule;
+  return { ok: true as const, medication, schedule, timezone: schedule.timezone ?? medication.patient.timezone };
+}
+
+/** Plans a dose's reminder or repeat reminder (see planDoseReminder). */
+export async function planDoseNotifications(
+  prisma: PrismaClient,
+  {
+    medicationId,
+    doseAt,
+    stage = 'reminder',
+    generation,
+  }: DoseRef & { stage?: 'reminder' | 'follow_up'; generation?: number },
+): Promise<DosePlan> {
+  const loaded = await loadRemindable(prisma, medicationId, generation);
+  if (!loaded.ok) return { status: 'skipped', reason: loaded.skip };
+  const { medication, timezone } = loaded;
+  const at = new Date(doseAt);
+
+  const dose = await prisma.doseEvent.upsert({
+    where: { medicationId_scheduledAt: { medicationId, scheduledAt: at } },
+    create: { medicationId, scheduledAt: at },
+    update: {},
+  });
+  if (['taken', 'skipped', 'missed'].includes(dose.status) && (stage === 'follow_up' || dose.acknowledgedAt)) {
+    return { status: 'skipped', reason: 'dose_closed' };
+  }
+
+  const text =
+    stage === 'reminder'
+      ? doseReminderText({ medicationName: medication.name, dosage: medication.dosage, doseAt: at, timezone })
+      : doseFollowUpText({ medicationName: medication.name, doseAt: at, timezone });
+  // The snooze time is part of a follow-up's key: each snooze earns one repeat reminder.
+  const round = stage === 'follow_up' ? `:${dose.snoozedUntil?.toISOString() ?? 'window'}` : '';
+  const keyPrefix =
+    stage === 'reminder'
+      ? `dose:${medicationId}:${at.toISOString()}`
+      : `dose-followup:${medicationId}:${at.toISOString()}${round}`;
+  const { pending, channels } = await planNotifications(prisma, [medication.patient], {
+    kind: stage === 'reminder' ? 'dose_reminder' : 'dose_follow_up',
+    keyPrefix,
+    medicationId,
+    doseAt: at,
+    ...text,
+  });
+  if (pending.length === 0 && channels > 0) return { status: 'skipped', reason: 'already_sent' };
+  return { status: 'planned', deliveries: pending };
+}
+
+/**
+ * Keeps a delivery that exhausted its retries or failed for good for an operator. Idempotent per
+ * dedupe key, so a retried call records one dead letter.
+ */
+export async function recordDeadLetterRow(
+  prisma: PrismaClient,
+  input: { dedupeKey: string; error: string; errorType: string | null },
+  execution: { workflowId: string; runId: string },
+): Promise<void> {
+  const log = await prisma.notificationLog.findUnique({ where: { dedupeKey: input.dedupeKey } });
+  await prisma.$transaction([
+    prisma.notificationLog.updateMany({
+      where: { dedupeKey: input.dedupeKey, status: 'pending' },
+      data: { status: 'failed', error: input.error },
+    }),
+    prisma.deadLetter.deleteMany({ where: { dedupeKey: input.dedupeKey, status: 'open' } }),
+    prisma.deadLetter.create({
+      data: {
+        kind: log?.kind ?? 'notification',
+        dedupeKey: input.dedupeKey,
+        recipientId: log?.recipientId ?? null,
+        channel: log?.channel ?? null,
+        payload: {
+          dedupeKey: input.dedupeKey,
+          medicationId: log?.medicationId ?? null,
+          doseAt: log?.doseAt?.toISOString() ?? null,
+        },
+        error: input.error,
+        errorType: input.errorType,
+        attempts: log?.attempts ?? 0,
+        workflowId: execution.workflowId,
+        runId: execution.runId,
+      },
+    }),
+  ]);
+}
+
+/** The workflow's state as reads see it, written only by the workflow (newest revision wins). */
+export interface MedicationProjection {
+  medicationId: string;
+  revision: number;
+  generation: number;
+  status: 'active' | 'paused' | 'completed' | 'cancelled';
+  schedule: MedicationSchedule;
+  escalationWindowMinutes: number;
+  nextDoseAt: string | null;
+  lastDoseAt: string | null;
+  remindersSent: number;
+  openDoses: { doseAt: string; status: string; snoozedUntil: string | null; escalatesAt: string }[];
+}
+
+export function createMedicationReminderActivities(prisma: PrismaClient) {
+  const loadActive = (medicationId: string) => loadRemindable(prisma, medicationId);
 
   async function caregiversOf(careCircleId: string): Promise<Recipient[]> {
     return prisma.member.findMany({ where: { careCircleId, role: 'caregiver' }, include: withTokens });
@@ -89,44 +201,8 @@ export function createMedicationReminderActivities(prisma: PrismaClient) {
      * `follow_up` is the repeat reminder sent when a dose is still unconfirmed half-way through
      * its window (or when a snooze ends).
      */
-    async planDoseReminder({
-      medicationId,
-      doseAt,
-      stage = 'reminder',
-    }: DoseRef & { stage?: 'reminder' | 'follow_up' }): Promise<DosePlan> {
-      const loaded = await loadActive(medicationId);
-      if (!loaded.ok) return { status: 'skipped', reason: loaded.skip };
-      const { medication, timezone } = loaded;
-      const at = new Date(doseAt);
-
-      const dose = await prisma.doseEvent.upsert({
-        where: { medicationId_scheduledAt: { medicationId, scheduledAt: at } },
-        create: { medicationId, scheduledAt: at },
-        update: {},
-      });
-      if (stage === 'follow_up' && ['taken', 'skipped', 'missed'].includes(dose.status)) {
-        return { status: 'skipped', reason: 'dose_closed' };
-      }
-
-      const text =
-        stage === 'reminder'
-          ? doseReminderText({ medicationName: medication.name, dosage: medication.dosage, doseAt: at, timezone })
-          : doseFollowUpText({ medicationName: medication.name, doseAt: at, timezone });
-      // The snooze count is part of a follow-up's key: each snooze earns one repeat reminder.
-      const round = stage === 'follow_up' ? `:${dose.snoozedUntil?.toISOString() ?? 'window'}` : '';
-      const keyPrefix =
-        stage === 'reminder'
-          ? `dose:${medicationId}:${at.toISOString()}`
-          : `dose-followup:${medicationId}:${at.toISOString()}${round}`;
-      const { pending, channels } = await planNotifications(prisma, [medication.patient], {
-        kind: stage === 'reminder' ? 'dose_reminder' : 'dose_follow_up',
-        keyPrefix,
-        medicationId,
-        doseAt: at,
-        ...text,
-      });
-      if (pending.length === 0 && channels > 0) return { status: 'skipped', reason: 'already_sent' };
-      return { status: 'planned', deliveries: pending };
+    planDoseReminder(input: DoseRef & { stage?: 'reminder' | 'follow_up'; generation?: number }): Promise<DosePlan> {
+      return planDoseNotifications(prisma, input);
     },
 
     async markDoseReminded({ medicationId, doseAt }: DoseRef): Promise<void> {
@@ -258,45 +334,59 @@ export function createMedicationReminderActivities(prisma: PrismaClient) {
      */
     async recordDeadLetter(input: { dedupeKey: string; error: string; errorType: string | null }): Promise<void> {
       // Activities here are always called from a workflow, so the execution is known.
-      const { workflowId, runId } = Context.current().info.workflowExecution ?? {
-        workflowId: 'unknown',
-        runId: 'unknown',
-      };
-      const log = await prisma.notificationLog.findUnique({ where: { dedupeKey: input.dedupeKey } });
-      await prisma.$transaction([
-        prisma.notificationLog.updateMany({
-          where: { dedupeKey: input.dedupeKey, status: 'pending' },
-          data: { status: 'failed', error: input.error },
-        }),
-        prisma.deadLetter.deleteMany({ where: { dedupeKey: input.dedupeKey, status: 'open' } }),
-        prisma.deadLetter.create({
-          data: {
-            kind: log?.kind ?? 'notification',
-            dedupeKey: input.dedupeKey,
-            recipientId: log?.recipientId ?? null,
-            channel: log?.channel ?? null,
-            payload: {
-              dedupeKey: input.dedupeKey,
-              medicationId: log?.medicationId ?? null,
-              doseAt: log?.doseAt?.toISOString() ?? null,
-            },
-            error: input.error,
-            errorType: input.errorType,
-            attempts: log?.attempts ?? 0,
-            workflowId,
-            runId,
-          },
-        }),
-      ]);
+      const execution = Context.current().info.workflowExecution ?? { workflowId: 'unknown', runId: 'unknown' };
+      await recordDeadLetterRow(prisma, input, execution);
+    },
+
+    /** An armed dose that no attempt could send: its unsent notifications become dead letters. */
+    async deadLetterDoseReminder(input: DoseRef & { error: string }): Promise<void> {
+      const execution = Context.current().info.workflowExecution ?? { workflowId: 'unknown', runId: 'unknown' };
+      const pending = await prisma.notificationLog.findMany({
+        where: {
+          dedupeKey: { startsWith: `dose:${input.medicationId}:${new Date(input.doseAt).toISOString()}:` },
+          status: 'pending',
+        },
+        select: { dedupeKey: true },
+      });
+      for (const { dedupeKey } of pending) {
+        await recordDeadLetterRow(prisma, { dedupeKey, error: input.error, errorType: 'ArmedDoseFailed' }, execution);
+      }
+    },
+
+    /**
+     * The workflow's projection: applied only when newer than what the row holds, so writes that
+     * arrive out of order (a retry landing late) never bring back an older state.
+     */
+    async saveMedicationProjection(p: MedicationProjection): Promise<{ applied: boolean }> {
+      const { count } = await prisma.medication.updateMany({
+        where: { id: p.medicationId, stateRevision: { lt: p.revision } },
+        data: {
+          stateRevision: p.revision,
+          scheduleGeneration: p.generation,
+          status: p.status,
+          schedule: p.schedule as object,
+          escalationWindowMinutes: p.escalationWindowMinutes,
+          nextDoseAt: p.nextDoseAt ? new Date(p.nextDoseAt) : null,
+          lastDoseAt: p.lastDoseAt ? new Date(p.lastDoseAt) : null,
+          remindersSent: p.remindersSent,
+          openDoses: p.openDoses as unknown as object,
+        },
+      });
+      return { applied: count > 0 };
     },
   };
 
   /** Takes a dose's pills from the supply; plans the refill reminder when it runs low. */
   async function useUpPills(medicationId: string): Promise<string[]> {
+    // One statement, so two acknowledgements at once both count.
+    const [row] = await prisma.$queryRaw<{ pill_count: number }[]>`
+      UPDATE medications SET pill_count = GREATEST(0, pill_count - pills_per_dose), updated_at = now()
+      WHERE id = ${medicationId}::uuid AND pill_count IS NOT NULL
+      RETURNING pill_count`;
+    if (!row) return [];
     const medication = await prisma.medication.findUnique({ where: { id: medicationId }, include: { patient: true } });
-    if (!medication || medication.pillCount === null) return [];
-    const pillCount = Math.max(0, medication.pillCount - medication.pillsPerDose);
-    await prisma.medication.update({ where: { id: medicationId }, data: { pillCount } });
+    if (!medication) return [];
+    const pillCount = row.pill_count;
     const perDay = dosesPerDay(medication.schedule as unknown as MedicationSchedule) * medication.pillsPerDose;
     if (perDay === 0) return [];
     const daysLeft = pillCount / perDay;

@@ -89,6 +89,15 @@ const schema = z.object({
   /** Activities at once per worker, per queue: the seed's BullMQ concurrency. */
   NOTIFICATIONS_CONCURRENCY: z.coerce.number().int().min(1).default(10),
   MEDICATION_CONCURRENCY: z.coerce.number().int().min(1).default(5),
+  /**
+   * Armed doses: how long before its instant a dose is armed (it must cover arming the largest
+   * burst of doses due together, see docs/medication-schedules.md), how many may wait in one worker
+   * at once (each holds an activity slot of the medication queue), and how many provider calls
+   * they make at once from one worker.
+   */
+  DOSE_ARM_LEAD_SECONDS: z.coerce.number().int().min(1).max(600).default(60),
+  DOSE_SEND_SLOTS: z.coerce.number().int().min(1).default(2000),
+  DOSE_SEND_CONCURRENCY: z.coerce.number().int().min(1).default(20),
   APPOINTMENT_CONCURRENCY: z.coerce.number().int().min(1).default(5),
   SHIFT_CONCURRENCY: z.coerce.number().int().min(1).default(5),
   DOCUMENT_CONCURRENCY: z.coerce.number().int().min(1).default(2),

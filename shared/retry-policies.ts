@@ -11,6 +11,8 @@
  * | document      | 5 attempts, exponential           | 5 attempts, 1 min × 2ⁿ (1, 2, 4, 8 min)        |
  * | bookkeeping   | (not in the seed)                 | until it succeeds, 1 s × 2ⁿ up to 1 min        |
  *
+ * | armedDose     (not in the seed)                 | crash: 1 s × 2ⁿ up to 10 s; provider: as medication |
+ *
  * Every delay is jittered by ±JITTER_RATIO (so 5 min is 4–6 min) by the activity itself: it throws
  * an ApplicationFailure whose `nextRetryDelay` is the policy's delay for this attempt with jitter
  * (activities/retry.ts). A provider's Retry-After replaces that delay. Errors of the types in
@@ -19,7 +21,7 @@
 import type { Duration, RetryPolicy } from '@temporalio/common';
 
 export type DeliveryKind = 'notification' | 'medication' | 'appointment' | 'shift';
-export type ActivityKind = DeliveryKind | 'document' | 'bookkeeping';
+export type ActivityKind = DeliveryKind | 'document' | 'bookkeeping' | 'armedDose';
 
 /** Failure types that no retry can fix: validation, 400/403/404, an unregistered push token. */
 export const PERMANENT_DELIVERY_ERROR = 'PermanentDeliveryError';
@@ -65,6 +67,18 @@ export const RETRY_POLICIES: Record<ActivityKind, RetryPolicy> = {
     maximumInterval: 30 * MINUTE,
     nonRetryableErrorTypes: NON_RETRYABLE_ERROR_TYPES,
   },
+  /**
+   * A dose reminder armed ahead of its instant. A worker that dies is replaced within seconds (the
+   * short interval here); a provider's failure waits the medication delay, which the activity sets
+   * itself (nextRetryDelay), and counts against the medication's two attempts per channel there.
+   */
+  armedDose: {
+    initialInterval: 1000,
+    backoffCoefficient: 2,
+    maximumInterval: 10_000,
+    maximumAttempts: 20,
+    nonRetryableErrorTypes: NON_RETRYABLE_ERROR_TYPES,
+  },
   bookkeeping: {
     initialInterval: 1000,
     backoffCoefficient: 2,
@@ -81,6 +95,8 @@ export const START_TO_CLOSE: Record<ActivityKind, Duration> = {
   shift: '1 minute',
   document: '30 minutes',
   bookkeeping: '30 seconds',
+  /** Plus the arm lead: the workflow sets its own (lead + this). */
+  armedDose: '2 minutes',
 };
 
 /**

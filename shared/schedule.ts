@@ -132,9 +132,10 @@ function nextTimesDose(schedule: TimesSchedule, afterMs: number): Dose | null {
   return null;
 }
 
-function nextIntervalDose(schedule: IntervalSchedule, afterMs: number): Dose | null {
+function nextIntervalDose(schedule: IntervalSchedule, afterMs: number, anchorMs?: number): Dose | null {
   const zone = schedule.timezone;
-  const anchor = localTimeToInstant(dayOf(schedule.startDate, zone), schedule.firstDoseTime, zone).toMillis();
+  const anchor =
+    anchorMs ?? localTimeToInstant(dayOf(schedule.startDate, zone), schedule.firstDoseTime, zone).toMillis();
   const step = schedule.everyHours * 3_600_000;
   const k = afterMs < anchor ? 0 : Math.floor((afterMs - anchor) / step) + 1;
   const at = anchor + k * step;
@@ -151,14 +152,18 @@ function nextOnceDose(schedule: OnceSchedule, afterMs: number): Dose | null {
   return at > afterMs ? { at: new Date(at), slot: schedule.at } : null;
 }
 
-/** The first dose strictly after `afterMs` (epoch milliseconds), or null when there is none left. */
-export function nextDose(schedule: MedicationSchedule, afterMs: number): Dose | null {
+/**
+ * The first dose strictly after `afterMs` (epoch milliseconds), or null when there is none left.
+ * `intervalAnchorMs` replaces an interval schedule's first dose as the point its rhythm counts from
+ * (after a zone change, the last dose's instant).
+ */
+export function nextDose(schedule: MedicationSchedule, afterMs: number, intervalAnchorMs?: number): Dose | null {
   switch (schedule.type) {
     case undefined:
     case 'times':
       return nextTimesDose(schedule, afterMs);
     case 'interval':
-      return nextIntervalDose(schedule, afterMs);
+      return nextIntervalDose(schedule, afterMs, intervalAnchorMs);
     case 'once':
       return nextOnceDose(schedule, afterMs);
     case 'as_needed':

@@ -66,6 +66,7 @@ export function taskQueueSettings(
     | 'EMAIL_CONCURRENCY'
     | 'EMAIL_RATE_LIMIT_PER_MINUTE'
     | 'MEDICATION_CONCURRENCY'
+    | 'DOSE_SEND_SLOTS'
     | 'APPOINTMENT_CONCURRENCY'
     | 'SHIFT_CONCURRENCY'
     | 'DOCUMENT_CONCURRENCY'
@@ -87,7 +88,12 @@ export function taskQueueSettings(
     ...extra,
   });
   return {
-    medication: q(cfg.MEDICATION_TASK_QUEUE, cfg.MEDICATION_CONCURRENCY, true),
+    // Armed doses wait on this queue's slots until their instant: the slots are sized for a burst,
+    // and their provider calls are capped by DOSE_SEND_CONCURRENCY inside the worker instead.
+    medication: q(cfg.MEDICATION_TASK_QUEUE, cfg.MEDICATION_CONCURRENCY + cfg.DOSE_SEND_SLOTS, true, {
+      maxConcurrentWorkflowTasks:
+        cfg.WORKER_WORKFLOW_TASK_SLOTS ?? Math.max(2, Math.min(10, cfg.MEDICATION_CONCURRENCY)),
+    }),
     appointment: q(TASK_QUEUES.appointment, cfg.APPOINTMENT_CONCURRENCY, true),
     shift: q(TASK_QUEUES.shift, cfg.SHIFT_CONCURRENCY, true),
     // Circle fan-out workflows (and their batches) run here too, next to their deliveries.

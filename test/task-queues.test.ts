@@ -187,7 +187,9 @@ describe('worker settings from configuration', () => {
   it("are the seed's by default, and configurable", () => {
     const defaults = taskQueueSettings(loadConfig({}));
     expect(defaults.notifications.maxConcurrentActivities).toBe(10);
-    expect(defaults.medication.maxConcurrentActivities).toBe(5);
+    // The medication queue's own work (5), plus slots for armed doses waiting for their instant.
+    expect(defaults.medication.maxConcurrentActivities).toBe(5 + 2000);
+    expect(defaults.medication.maxConcurrentWorkflowTasks).toBe(5);
     expect(defaults.documents.maxConcurrentActivities).toBe(2);
     expect(defaults.deadLetters.maxConcurrentActivities).toBe(1);
     expect(defaults.email.maxTaskQueueActivitiesPerSecond).toBeCloseTo(100 / 60);

@@ -1,0 +1,174 @@
+/**
+ * The armed dose: one activity that a medication workflow starts a lead time before the dose. It
+ * plans the reminder (recipients, channels, messages, notification rows), waits in the worker until
+ * the dose instant, heartbeating, and then sends every channel at once. The server's share of a
+ * burst of doses due at 08:00 happens during the lead time; the instant itself costs only the sends.
+ *
+ * - Cancelled (pause, edit, acknowledgement, deletion in the lead window): nothing is sent.
+ * - Just before sending it checks the schedule's generation in PostgreSQL (a change the user was
+ *   told about has already bumped it there), so a cancellation still on its way cannot be overtaken.
+ * - A worker that dies: the heartbeat timeout notices within seconds and another worker takes the
+ *   dose over (short retry interval); rows already sent are never sent again.
+ * - A worker asked to stop hands its waiting doses over at once instead of holding its shutdown.
+ * - A provider failure: the channels that failed wait the medication delay (5 minutes with jitter,
+ *   or the provider's Retry-After) and are tried once more; after that they become dead letters.
+ */
+import { ApplicationFailure, CancelledFailure, Context } from '@temporalio/activity';
+import { bulkhead } from 'cockatiel';
+import type { PrismaClient } from '../shared/db.ts';
+import { DeliveryError } from '../providers/types.ts';
+import {
+  jitteredDelayMs,
+  PERMANENT_DELIVERY_ERROR,
+  RETRY_POLICIES,
+  TRANSIENT_DELIVERY_ERROR,
+} from '../shared/retry-policies.ts';
+import type { DeliveryResult, SendOptions } from './delivery.ts';
+import { planDoseNotifications, recordDeadLetterRow, type DoseRef } from './medication-reminders.ts';
+
+export interface ArmedDoseInput extends DoseRef {
+  /** The schedule generation the workflow armed the dose under. */
+  generation: number;
+}
+
+export type ArmedDoseOutcome =
+  { status: 'sent'; sentAt: string; deadLettered: number } | { status: 'skipped'; reason: string };
+
+export const WORKER_DRAINING = 'WorkerDraining';
+
+/** Provider attempts per channel: the medication policy's. */
+const MAX_PROVIDER_ATTEMPTS = RETRY_POLICIES.medication.maximumAttempts ?? 2;
+const HEARTBEAT_EVERY_MS = 1_000;
+
+export interface DoseSendDeps {
+  prisma: PrismaClient;
+  send: (dedupeKey: string, opts?: SendOptions) => Promise<DeliveryResult>;
+  /** Provider calls in flight at once from this process, across all armed doses. */
+  providerConcurrency: number;
+  /** Aborted when the worker starts to stop: waiting doses are handed to another worker. */
+  draining?: AbortSignal;
+}
+
+export function createDoseSendActivities(deps: DoseSendDeps) {
+  const { prisma, send } = deps;
+  const providers = bulkhead(deps.providerConcurrency, Number.MAX_SAFE_INTEGER);
+
+  /** Sleeps until `atMs` in small steps, heartbeating; hands over when the worker stops. */
+  async function waitForInstant(atMs: number): Promise<void> {
+    const ctx = Context.current();
+    for (;;) {
+      const left = atMs - Date.now();
+      if (left <= 0) return;
+      if (deps.draining?.aborted || ctx.cancellationDetails?.workerShutdown) {
+        throw ApplicationFailure.create({
+          type: WORKER_DRAINING,
+          message: 'Worker is stopping: the armed dose moves to another worker',
+          nextRetryDelay: 100,
+        });
+      }
+      ctx.heartbeat();
+      try {
+        await ctx.sleep(Math.min(left, HEARTBEAT_EVERY_MS));
+      } catch (err) {
+        if (err instanceof CancelledFailure && ctx.cancellationDetails?.workerShutdown) continue;
+        throw err;
+      }
+    }
+  }
+
+  /** The send may go out only if nothing the user did since arming says otherwise. */
+  async function stillWanted(input: ArmedDoseInput): Promise<string | null> {
+    const medication = await prisma.medication.findUnique({
+      where: { id: input.medicationId },
+      select: { status: true, scheduleGeneration: true },
+    });
+    if (!medication) return 'medication_deleted';
+    if (medication.scheduleGeneration > input.generation) return 'superseded';
+    if (medication.scheduleGeneration === input.generation && medication.status !== 'active')
+      return 'medication_inactive';
+    const dose = await prisma.doseEvent.findUnique({
+      where: { medicationId_scheduledAt: { medicationId: input.medicationId, scheduledAt: new Date(input.doseAt) } },
+      select: { status: true },
+    });
+    if (dose && ['taken', 'skipped'].includes(dose.status)) return 'dose_closed';
+    return null;
+  }
+
+  return {
+    async remindDoseAtInstant(input: ArmedDoseInput): Promise<ArmedDoseOutcome> {
+      const ctx = Context.current();
+      const plan = await planDoseNotifications(prisma, { ...input, stage: 'reminder' });
+      if (plan.status === 'skipped' && plan.reason !== 'already_sent') return plan;
+
+      await waitForInstant(Date.parse(input.doseAt));
+      const keyPrefix = `dose:${input.medicationId}:${new Date(input.doseAt).toISOString()}:`;
+      const rows = await prisma.notificationLog.findMany({
+        where: { dedupeKey: { startsWith: keyPrefix } },
+        select: { dedupeKey: true, status: true, attempts: true, sentAt: true },
+      });
+      const pending = rows.filter((r) => r.status === 'pending');
+      if (pending.length > 0) {
+        const reason = await stillWanted(input);
+        if (reason) {
+          await prisma.notificationLog.updateMany({
+            where: { dedupeKey: { in: pending.map((r) => r.dedupeKey) }, status: 'pending' },
+            data: { status: 'skipped', error: reason },
+          });
+          return { status: 'skipped', reason };
+        }
+      }
+
+      // The sends themselves: every channel at once, within the process's provider budget.
+      const heartbeats = setInterval(() => ctx.heartbeat(), HEARTBEAT_EVERY_MS);
+      const execution = ctx.info.workflowExecution ?? { workflowId: 'unknown', runId: 'unknown' };
+      let retryAfterMs: number | undefined;
+      let deadLettered = 0;
+      try {
+        await Promise.all(
+          pending.map((row) =>
+            providers.execute(async () => {
+              const attempt = row.attempts + 1;
+              try {
+                await send(row.dedupeKey, { attempt, checkMedication: false });
+              } catch (err) {
+                // Not a provider's answer (the database is down, say): the whole attempt is retried soon.
+                if (!(err instanceof DeliveryError)) throw err;
+                const transient = !err.permanent;
+                const message = err instanceof Error ? err.message : String(err);
+                if (transient && attempt < MAX_PROVIDER_ATTEMPTS) {
+                  const delay = err.retryAfterMs ?? jitteredDelayMs(RETRY_POLICIES.medication, attempt, Math.random());
+                  retryAfterMs = Math.max(retryAfterMs ?? 0, delay);
+                  return;
+                }
+                deadLettered++;
+                await recordDeadLetterRow(
+                  prisma,
+                  {
+                    dedupeKey: row.dedupeKey,
+                    error: message,
+                    errorType: transient ? TRANSIENT_DELIVERY_ERROR : PERMANENT_DELIVERY_ERROR,
+                  },
+                  execution,
+                );
+              }
+            }),
+          ),
+        );
+      } finally {
+        clearInterval(heartbeats);
+      }
+      if (retryAfterMs !== undefined) {
+        throw ApplicationFailure.create({
+          type: TRANSIENT_DELIVERY_ERROR,
+          message: 'A channel of the dose reminder failed; it is tried once more after the medication delay',
+          nextRetryDelay: retryAfterMs,
+        });
+      }
+      const sent = await prisma.notificationLog.aggregate({
+        where: { dedupeKey: { startsWith: keyPrefix }, status: 'sent' },
+        _min: { sentAt: true },
+      });
+      return { status: 'sent', sentAt: (sent._min.sentAt ?? new Date()).toISOString(), deadLettered };
+    },
+  };
+}
