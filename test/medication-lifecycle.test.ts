@@ -77,7 +77,7 @@ async function withSchedule(
     await body({ handle, recorded, now });
     if (opts.record && process.env.RECORD_HISTORIES === '1') {
       // Saved for test/replay.test.ts: Updates and their effects must replay too.
-      const file = path.join(historiesDir, `v2-medication-${opts.record}.json`);
+      const file = path.join(historiesDir, `v3-medication-${opts.record}.json`);
       fs.writeFileSync(file, historyToJSON(await handle.fetchHistory()) + '\n');
     }
     await handle.terminate().catch(() => {});
@@ -231,7 +231,11 @@ describe('changing a running schedule', () => {
         await env.sleep('24 hours');
         expect(recorded.reminders).toHaveLength(1);
         expect(Date.parse(recorded.reminders[0]!.doseAt)).toBeGreaterThan(resumedAt);
-        expect(recorded.saved.map((s) => s.status)).toEqual(['paused', 'active']);
+        // The database saw paused, then active again, in that order and with growing revisions.
+        const statuses = recorded.projections.map((p) => p.status).filter((s, i, all) => s !== all[i - 1]);
+        expect(statuses).toEqual(['active', 'paused', 'active']);
+        const revisions = recorded.projections.map((p) => p.revision);
+        expect(revisions).toEqual([...revisions].sort((a, b) => a - b));
       },
       { record: 'pause-resume' },
     );
@@ -251,7 +255,7 @@ describe('changing a running schedule', () => {
         expect(times.length).toBeGreaterThanOrEqual(3);
         expect(times.every((t) => t === newTime)).toBe(true);
         expect(times).not.toContain(oldTime);
-        expect(recorded.saved[0]).toMatchObject({ schedule: { times: [newTime] } });
+        expect(recorded.projections.at(-1)).toMatchObject({ schedule: { times: [newTime] } });
       },
       { record: 'edit' },
     );

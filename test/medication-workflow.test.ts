@@ -16,6 +16,7 @@ import type { Activities } from '../activities/index.ts';
 import { recordingActivities } from './helpers/medication-stubs.ts';
 import type { MedicationSchedule } from '../shared/schedule.ts';
 import { medicationReminderWorkflow, medicationStatusQuery } from '../workflows/index.ts';
+import { DEFAULT_ARM_LEAD_SECONDS } from '../workflows/medication-reminder.ts';
 import { workflowsPath } from '../workers/medication-worker.ts';
 import { createTimeSkippingEnv } from './helpers/temporal-env.ts';
 
@@ -39,7 +40,7 @@ afterAll(async () => {
  * keep the current files (they carry this label) and bump it, so the corpus always holds
  * histories from every version still running somewhere.
  */
-const HISTORY_VERSION = 'v2';
+const HISTORY_VERSION = 'v3';
 
 async function maybeRecord(name: string, workflowId: string): Promise<void> {
   if (process.env.RECORD_HISTORIES !== '1') return;
@@ -95,14 +96,15 @@ describe('medicationReminderWorkflow', () => {
     expect(new Set(expected.filter((_, i) => i % 2 === 0).map((t) => t.slice(11, 16)))).toEqual(
       new Set(['13:00', '12:00']),
     );
-    // Each activity was scheduled at its dose time (the timer fired then, not earlier or later).
-    for (const p of recorded.reminders) {
-      const lateness = p.at - Date.parse(p.doseAt);
-      expect(lateness).toBeGreaterThanOrEqual(0);
-      expect(lateness).toBeLessThan(2_000);
+    // Each dose was armed the lead time before it (the timer fired then, not earlier or later).
+    expect(recorded.armed.map((a) => a.doseAt)).toEqual(expected);
+    for (const a of recorded.armed) {
+      const lead = Date.parse(a.doseAt) - a.at;
+      expect(lead).toBeGreaterThan(DEFAULT_ARM_LEAD_SECONDS * 1000 - 2_000);
+      expect(lead).toBeLessThanOrEqual(DEFAULT_ARM_LEAD_SECONDS * 1000);
     }
     expect(recorded.delivered.filter((k) => k.startsWith('reminder:'))).toHaveLength(expected.length * 2);
-    expect(recorded.completed).toBe(1);
+    expect(recorded.projections.at(-1)).toMatchObject({ status: 'completed', nextDoseAt: null });
     expect(result.remindersSent).toBe(expected.length);
     await maybeRecord('medication-dst-spring', `med-dst-${year}`);
   });

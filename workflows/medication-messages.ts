@@ -9,13 +9,14 @@ import type { MedicationSchedule } from '../shared/schedule.ts';
 export type UpdateRejection =
   'InvalidRequest' | 'UnknownDose' | 'DoseNotDue' | 'DoseClosed' | 'NotAsNeeded' | 'ScheduleEnded';
 
-export type ScheduleState = 'active' | 'paused' | 'completed';
+export type ScheduleState = 'active' | 'paused' | 'completed' | 'cancelled';
 export type DoseAction = 'taken' | 'skipped' | 'snoozed';
 export type DoseState = 'reminded' | 'snoozed' | 'taken' | 'skipped' | 'missed';
 
 export interface OpenDoseView {
   doseAt: string;
-  status: 'reminded' | 'snoozed';
+  /** `armed`: the reminder is planned and goes out at the dose instant. */
+  status: 'armed' | 'reminded' | 'snoozed';
   snoozedUntil: string | null;
   /** When caregivers are alerted and the dose is recorded missed, unless acknowledged before. */
   escalatesAt: string;

@@ -74,7 +74,7 @@ const MedicationScheduleSchema = z
 const OpenDoseSchema = z
   .object({
     doseAt: instant,
-    status: z.enum(['reminded', 'snoozed']),
+    status: z.enum(['armed', 'reminded', 'snoozed']),
     snoozedUntil: instant.nullable(),
     escalatesAt: instant.openapi({ description: 'When caregivers are alerted unless acknowledged before' }),
   })

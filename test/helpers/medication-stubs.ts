@@ -20,6 +20,10 @@ export interface Recorded {
   delivered: string[];
   deadLetters: { dedupeKey: string; errorType: string | null }[];
   saved: Record<string, unknown>[];
+  /** Projections the workflow wrote, in the order the writes ran, with the workflow's clock. */
+  projections: (Record<string, unknown> & { revision: number; generation: number; status: string; at: number })[];
+  /** Armed doses: when armed (workflow clock) and under which generation. */
+  armed: { doseAt: string; at: number; generation: number }[];
   completed: number;
 }
 
@@ -35,11 +39,33 @@ export function recordingActivities(opts: { failChannel?: string; refillAfterTak
     delivered: [],
     deadLetters: [],
     saved: [],
+    projections: [],
+    armed: [],
     completed: 0,
   };
   const now = () => Context.current().info.scheduledTimestampMs;
   let taken = 0;
   const activities = {
+    /**
+     * The armed send, without the wait: the reminder counts as going out at the dose instant, for
+     * the workflow's channels (the real activity's wait, fence and sends have their own tests).
+     */
+    async remindDoseAtInstant({ doseAt, generation }: { doseAt: string; generation: number }) {
+      recorded.armed.push({ doseAt, at: now(), generation });
+      recorded.reminders.push({ doseAt, at: Date.parse(doseAt) });
+      for (const channel of ['push', 'email']) {
+        const key = `reminder:${doseAt}:${channel}`;
+        if (opts.failChannel && key.endsWith(opts.failChannel)) {
+          recorded.deadLetters.push({ dedupeKey: key, errorType: 'PermanentDeliveryError' });
+        } else recorded.delivered.push(key);
+      }
+      return { status: 'sent' as const, sentAt: doseAt, deadLettered: opts.failChannel?.endsWith('push') ? 1 : 0 };
+    },
+    async saveMedicationProjection(input: { revision: number; generation: number; status: string }) {
+      recorded.projections.push({ ...input, at: now() });
+      return { applied: true };
+    },
+    async deadLetterDoseReminder() {},
     async planDoseReminder({ doseAt, stage = 'reminder' }: { doseAt: string; stage?: string }): Promise<DosePlan> {
       (stage === 'reminder' ? recorded.reminders : recorded.followUps).push({ doseAt, at: now() });
       return { status: 'planned', deliveries: [`${stage}:${doseAt}:push`, `${stage}:${doseAt}:email`] };

@@ -1,4 +1,8 @@
 /**
+ * The second version of the medication workflow, kept verbatim for executions that started before
+ * the schedule state machine (workflows/medication-reminder.ts) so their histories keep replaying.
+ * Their next continue-as-new starts a run of the current version. Do not change it.
+ *
  * One workflow per medication schedule, id `medication:<medicationId>`. It sleeps on a durable
  * timer until the next dose, has the reminder delivered, keeps the dose open for acknowledgement
  * (escalating to caregivers when nobody confirms it), and repeats until the schedule ends or the
@@ -24,11 +28,17 @@ import {
   upsertSearchAttributes,
   workflowInfo,
 } from '@temporalio/workflow';
-import type { Activities } from '../activities/index.ts';
-import { nextDose, nextDoseAfterSlot, scheduleType, type Dose, type MedicationSchedule } from '../shared/schedule.ts';
-import { RETRY_POLICIES, START_TO_CLOSE } from '../shared/retry-policies.ts';
-import { NextDoseAt, ScheduleStatus } from '../shared/search-attributes.ts';
-import { deliverNotifications } from './shared/deliver.ts';
+import type { Activities } from '../../activities/index.ts';
+import {
+  nextDose,
+  nextDoseAfterSlot,
+  scheduleType,
+  type Dose,
+  type MedicationSchedule,
+} from '../../shared/schedule.ts';
+import { RETRY_POLICIES, START_TO_CLOSE } from '../../shared/retry-policies.ts';
+import { NextDoseAt, ScheduleStatus } from '../../shared/search-attributes.ts';
+import { deliverNotifications } from '../shared/deliver.ts';
 import {
   acknowledgeDoseUpdate,
   changeScheduleUpdate,
@@ -46,9 +56,7 @@ import {
   type MedicationReminderStatus,
   type ScheduleState,
   type UpdateRejection,
-} from './medication-messages.ts';
-
-export * from './medication-messages.ts';
+} from '../medication-messages.ts';
 
 /**
  * Rejects an Update from its validator. The type tells the API which HTTP status to answer
@@ -58,7 +66,7 @@ function reject(type: UpdateRejection, message: string): never {
   throw ApplicationFailure.create({ type, message, nonRetryable: true });
 }
 
-export interface MedicationReminderInput {
+export interface MedicationReminderInputV2 {
   medicationId: string;
   schedule: MedicationSchedule;
   /** Minutes a dose stays open before caregivers are alerted (default 30). */
@@ -96,7 +104,9 @@ interface OpenDose {
   escalatesAt: number;
 }
 
-export async function medicationReminderWorkflow(input: MedicationReminderInput): Promise<MedicationReminderStatus> {
+export async function medicationReminderWorkflowV2(
+  input: MedicationReminderInputV2,
+): Promise<MedicationReminderStatus> {
   const { medicationId } = input;
   let schedule = input.schedule;
   let state: ScheduleState = input.state ?? 'active';
@@ -419,7 +429,7 @@ export async function medicationReminderWorkflow(input: MedicationReminderInput)
   const readyForNewRun = (doses: number) => wantsNewRun(doses) && open.size === 0 && allHandlersFinished();
 
   async function newRun(): Promise<never> {
-    return continueAsNew<typeof medicationReminderWorkflow>({
+    return continueAsNew<typeof medicationReminderWorkflowV2>({
       medicationId,
       schedule,
       escalationWindowMinutes: windowMs / 60_000,
