@@ -7,7 +7,7 @@
  * already acknowledged are not sent again.
  */
 import { ApplicationFailure, Context } from '@temporalio/activity';
-import type { DocumentStore } from '../providers/documents.ts';
+import type { DocumentStore, StoredFile } from '../providers/documents.ts';
 import { DOCUMENT_DEAD_LETTER_KIND, documentDeadLetterKey } from '../shared/ids.ts';
 import type { PrismaClient } from '../shared/db.ts';
 import { VALIDATION_ERROR } from '../shared/retry-policies.ts';
@@ -18,11 +18,12 @@ export interface UploadHeartbeat {
   /** Bytes acknowledged by the provider. */
   offset: number;
   /** Set once the provider has the whole file (a crash before recording it loses nothing). */
-  result?: { url: string; providerId: string };
+  result?: StoredFile;
 }
 
 export interface UploadResult {
-  url: string;
+  /** The store's id for the file (no URL: documents are private). */
+  providerId: string;
   /** Where this attempt started (0, or the offset of the last heartbeat). */
   resumedFrom: number;
   chunksSent: number;
@@ -53,7 +54,9 @@ export function createDocumentActivities(deps: { prisma: PrismaClient; store: Do
     const ctx = Context.current();
     const doc = await prisma.document.findUnique({ where: { id: documentId } });
     if (!doc) throw ApplicationFailure.nonRetryable(`No document ${documentId}`, VALIDATION_ERROR);
-    if (doc.status === 'uploaded' && doc.url) return { url: doc.url, resumedFrom: doc.sizeBytes, chunksSent: 0 };
+    if (doc.status === 'uploaded' && doc.providerId) {
+      return { providerId: doc.providerId, resumedFrom: doc.sizeBytes, chunksSent: 0 };
+    }
 
     // Heartbeats reach the server throttled (and a crashed worker's last one may never arrive);
     // the row records every acknowledged chunk, so the further of the two is where to go on.
@@ -94,7 +97,10 @@ export function createDocumentActivities(deps: { prisma: PrismaClient; store: Do
         const answer = await Promise.race([sending, ctx.cancelled]);
         chunksSent++;
         progress.offset += chunk.length;
-        if (answer.done) progress.result = { url: answer.url, providerId: answer.providerId };
+        if (answer.done) {
+          const { providerId, format, deliveryType } = answer;
+          progress.result = { providerId, format: format ?? null, deliveryType: deliveryType ?? null };
+        }
         ctx.heartbeat(progress);
         await prisma.document.update({ where: { id: doc.id }, data: { uploadedBytes: progress.offset } });
       }
@@ -102,16 +108,17 @@ export function createDocumentActivities(deps: { prisma: PrismaClient; store: Do
       clearInterval(keepAlive);
     }
 
-    const { url, providerId } = progress.result;
+    const { providerId, format, deliveryType } = progress.result;
     // Uploaded: the provider keeps the file from now on, so the database stops holding its bytes.
     await prisma.$transaction([
       prisma.document.update({
         where: { id: doc.id },
         data: {
           status: 'uploaded',
-          url,
           provider: store.name,
           providerId,
+          providerFormat: format ?? null,
+          deliveryType: deliveryType ?? null,
           uploadedBytes: doc.sizeBytes,
           uploadedAt: new Date(),
           error: null,
@@ -119,7 +126,7 @@ export function createDocumentActivities(deps: { prisma: PrismaClient; store: Do
       }),
       prisma.documentBlob.deleteMany({ where: { documentId: doc.id } }),
     ]);
-    return { url, resumedFrom, chunksSent };
+    return { providerId, resumedFrom, chunksSent };
   }
 
   return {

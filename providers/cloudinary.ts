@@ -5,6 +5,11 @@
  * resume at any offset instead of starting over. Cloudinary assembles the chunks of one upload id
  * in any order and answers the chunk that completes the file with the resource.
  *
+ * Documents are health data, so they are uploaded as `authenticated` assets: Cloudinary serves them
+ * to nobody without a signature, and the resource's own (signed, permanent) delivery URLs are not
+ * kept. Reading one back goes through a private download URL that expires within a minute, made
+ * and used by the API for a member allowed to read the document, never handed out.
+ *
  * The SDK honours `upload_prefix`, so tests point it at a local fake (test/fakes/cloudinary.ts). It
  * picks node:http or node:https when first loaded; an http prefix gets an http Agent here, which
  * Node then accepts whatever was picked.
@@ -12,7 +17,7 @@
 import http from 'node:http';
 import { v2 as cloudinary, type UploadApiOptions, type UploadApiResponse } from 'cloudinary';
 import { circuitFor, type CircuitBreakerOptions, type ProviderCircuit } from './circuit-breaker.ts';
-import type { ChunkResult, DocumentStore, DocumentUpload } from './documents.ts';
+import type { ChunkResult, DocumentStore, DocumentUpload, FileContent, StoredFile } from './documents.ts';
 import { DeliveryError, isPermanentStatus } from './types.ts';
 
 export interface CloudinaryCredentials {
@@ -62,6 +67,9 @@ export function classifyCloudinaryError(err: SdkError | Error): DeliveryError {
   );
 }
 
+/** How long a private download URL made for one read stays valid. */
+const DOWNLOAD_URL_LIFETIME_S = 60;
+
 export class CloudinaryDocumentStore implements DocumentStore {
   readonly name = 'cloudinary';
   private readonly circuit: ProviderCircuit;
@@ -90,6 +98,7 @@ export class CloudinaryDocumentStore implements DocumentStore {
       ...(this.credentials.uploadPrefix ? { upload_prefix: this.credentials.uploadPrefix } : {}),
       ...(this.agent ? { agent: this.agent } : {}),
       resource_type: 'auto',
+      type: 'authenticated',
       public_id: upload.publicId,
       filename: upload.filename,
       timeout: this.timeoutMs,
@@ -104,9 +113,48 @@ export class CloudinaryDocumentStore implements DocumentStore {
         if (!result) return reject(new DeliveryError('Cloudinary answered nothing', false, 'empty'));
         const done = (result as { done?: boolean }).done;
         if (done === false || !result.secure_url) return resolve({ done: false });
-        resolve({ done: true, url: result.secure_url, providerId: `${result.resource_type}/${result.public_id}` });
+        resolve({
+          done: true,
+          providerId: `${result.resource_type}/${result.public_id}`,
+          format: result.format || null,
+          deliveryType: result.type ?? 'authenticated',
+        });
       });
       stream.end(chunk);
     });
+  }
+
+  read(file: StoredFile): Promise<FileContent | undefined> {
+    return this.circuit.execute(() => this.download(file));
+  }
+
+  private async download(file: StoredFile): Promise<FileContent | undefined> {
+    const slash = file.providerId.indexOf('/');
+    const resourceType = file.providerId.slice(0, slash);
+    const publicId = file.providerId.slice(slash + 1);
+    // The SDK reads the credentials from these options too (its types list only the URL's own).
+    const options = {
+      cloud_name: this.credentials.cloudName,
+      api_key: this.credentials.apiKey,
+      api_secret: this.credentials.apiSecret,
+      ...(this.credentials.uploadPrefix ? { upload_prefix: this.credentials.uploadPrefix } : {}),
+      resource_type: resourceType,
+      type: file.deliveryType ?? 'authenticated',
+      expires_at: Math.floor(Date.now() / 1000) + DOWNLOAD_URL_LIFETIME_S,
+    } as Parameters<typeof cloudinary.utils.private_download_url>[2];
+    const url = cloudinary.utils.private_download_url(publicId, file.format ?? '', options);
+    let res: Response;
+    try {
+      res = await fetch(url, { signal: AbortSignal.timeout(this.timeoutMs) });
+    } catch (err) {
+      throw new DeliveryError(`Cloudinary unreachable: ${(err as Error).message}`, false, 'network');
+    }
+    if (res.status === 404) return undefined;
+    if (!res.ok || !res.body) {
+      const body = (await res.json().catch(() => null)) as { error?: { message?: string } } | null;
+      throw classifyCloudinaryError({ http_code: res.status, message: body?.error?.message ?? res.statusText });
+    }
+    const length = Number(res.headers.get('content-length'));
+    return { body: res.body, ...(Number.isInteger(length) && length >= 0 ? { bytes: length } : {}) };
   }
 }

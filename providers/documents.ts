@@ -2,6 +2,10 @@
  * Where uploaded documents go: Cloudinary when CLOUDINARY_URL is set, otherwise a development
  * store on the local disk (as the dev outbox stands in for push and email). Both take the file in
  * chunks at explicit offsets, so an interrupted upload resumes where it stopped.
+ *
+ * Health documents are private: a store keeps them where no public address reaches them, and
+ * hands them out only to the API (`read`), which checks who asks first. Nothing here produces a
+ * URL that outlives the request.
  */
 import path from 'node:path';
 import type { Config } from '../shared/config.ts';
@@ -19,11 +23,28 @@ export interface DocumentUpload {
   totalBytes: number;
 }
 
+/** Where a stored file is, as the store that holds it names it (the `documents` row keeps these). */
+export interface StoredFile {
+  /** The store's id for the file: Cloudinary `<resource_type>/<public_id>`, the dev store's path. */
+  providerId: string;
+  /** Cloudinary's `format` (`pdf`, `png`; none for raw files). */
+  format?: string | null;
+  /** Cloudinary's delivery type: `authenticated` (private); `upload` only for files stored public earlier. */
+  deliveryType?: string | null;
+}
+
 export type ChunkResult =
   /** More chunks are expected. */
   | { done: false }
   /** This chunk completed the file. */
-  | { done: true; url: string; providerId: string };
+  | ({ done: true } & StoredFile);
+
+/** A stored file's bytes, as a stream (documents reach 20 MiB). */
+export interface FileContent {
+  body: ReadableStream<Uint8Array>;
+  /** When the store says. */
+  bytes?: number;
+}
 
 export interface DocumentStore {
   readonly name: string;
@@ -32,6 +53,8 @@ export interface DocumentStore {
    * Throws DeliveryError (providers/types.ts), permanent or transient, as the other providers do.
    */
   uploadChunk(upload: DocumentUpload, start: number, chunk: Buffer): Promise<ChunkResult>;
+  /** The bytes of a file this store holds; undefined when it has no such file. */
+  read(file: StoredFile): Promise<FileContent | undefined>;
 }
 
 export function createDocumentStore(config: Config): DocumentStore {

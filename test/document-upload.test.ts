@@ -91,7 +91,7 @@ const pdf = (size: number) => Buffer.concat([Buffer.from('%PDF-1.7\n'), randomBy
 const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex');
 
 describe('documentUploadWorkflow', () => {
-  it('uploads in chunks, records progress and the URL, and drops the stored bytes', async () => {
+  it('uploads in chunks as a private asset, records progress and where it is, and drops the stored bytes', async () => {
     const bytes = pdf(4 * CHUNK + 1000);
     const id = await createDocument(bytes);
     await care.run(async () => {
@@ -104,7 +104,14 @@ describe('documentUploadWorkflow', () => {
       expect(fake.cloudinary.requests.map((r) => r.range?.start)).toEqual([0, 1, 2, 3, 4].map((n) => n * CHUNK));
       expect(new Set(fake.cloudinary.requests.map((r) => r.uploadId))).toEqual(new Set([`carecircle-${id}`]));
       const doc = await care.db.prisma.document.findUniqueOrThrow({ where: { id }, include: { blob: true } });
-      expect(doc).toMatchObject({ status: 'uploaded', uploadedBytes: bytes.length, url: asset!.resource.secure_url });
+      expect(doc).toMatchObject({
+        status: 'uploaded',
+        uploadedBytes: bytes.length,
+        providerId: `${asset!.resource.resource_type}/${asset!.resource.public_id}`,
+        providerFormat: 'pdf',
+        deliveryType: 'authenticated',
+      });
+      expect(asset!.resource.type).toBe('authenticated');
       expect(doc.blob).toBeNull();
     });
   });
@@ -173,7 +180,7 @@ describe("an operator's retry of a failed upload", () => {
     const doc = await care.db.prisma.document.findUniqueOrThrow({ where: { id }, include: { blob: true } });
     expect(doc).toMatchObject({
       status: 'uploaded',
-      url: fake.cloudinary.uploads[0]!.resource.secure_url,
+      providerId: `${fake.cloudinary.uploads[0]!.resource.resource_type}/${fake.cloudinary.uploads[0]!.resource.public_id}`,
       error: null,
     });
     expect(doc.blob).toBeNull();

@@ -15,7 +15,7 @@ export interface DocumentUploadInput {
 }
 
 export type DocumentUploadResult =
-  { status: 'uploaded'; url: string } | { status: 'failed'; error: string; errorType: string | null };
+  { status: 'uploaded'; providerId: string } | { status: 'failed'; error: string; errorType: string | null };
 
 /** How soon a worker that died mid-upload is noticed, unless the input says otherwise. */
 export const DEFAULT_HEARTBEAT_TIMEOUT_MS = 2 * 60_000;
@@ -33,8 +33,8 @@ export async function documentUploadWorkflow(input: DocumentUploadInput): Promis
     retry: RETRY_POLICIES.document,
   });
   try {
-    const { url } = await upload.uploadDocument({ documentId: input.documentId });
-    return { status: 'uploaded', url };
+    const { providerId } = await upload.uploadDocument({ documentId: input.documentId });
+    return { status: 'uploaded', providerId };
   } catch (err) {
     if (!(err instanceof ActivityFailure) || isCancellation(err)) throw err;
     const error = err.cause?.message ?? err.message;

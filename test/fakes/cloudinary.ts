@@ -19,9 +19,16 @@
  *   the request that completes it (all bytes `0..total-1` present, in any order) answers the full
  *   resource. Chunks may be re-sent (a resumed upload): they overwrite the same bytes. A completed
  *   upload id answers its resource again without storing the file a second time.
- * - the resource: `asset_id`, `public_id`, `version`, `signature`, `format`, `resource_type`, `type:
- *   "upload"`, `bytes`, `etag`, `url`, `secure_url`, `original_filename`, `created_at`, … Its URLs
- *   point at this fake, which serves the stored bytes there (`GET /<cloud>/<type>/upload/v<version>/<id>`).
+ * - the resource: `asset_id`, `public_id`, `version`, `signature`, `format`, `resource_type`, `type`,
+ *   `bytes`, `etag`, `url`, `secure_url`, `original_filename`, `created_at`, … `type` is the upload's
+ *   delivery type: `upload` (public, the default), `authenticated` or `private`. The URLs point at this
+ *   fake, which serves public assets there (`GET /<cloud>/<resource_type>/upload/v<version>/<id>`) and
+ *   nothing else: an authenticated or private asset is reachable only through a download URL.
+ * - private download URLs (the SDK's `utils.private_download_url`): `GET /v1_1/<cloud>/<resource_type>/download`
+ *   with `public_id`, `format`, `type`, `timestamp`, optional `expires_at` and `attachment`, `api_key`
+ *   and `signature`. The signature is checked as for uploads (with `apiSecret` set); the URL expires at
+ *   `expires_at`, or an hour after `timestamp` without it, after which it answers 401
+ *   `Download URL expired`. The asset must exist with that resource type, delivery type and format.
  * - the same `public_id` again replaces the asset with a new version (Cloudinary's `overwrite: true`).
  * - errors are `{ "error": { "message": "…" } }`. The SDK parses bodies only for statuses 200, 400,
  *   401, 404, 420, 429 and 500; for others (403, 502, 503, …) it reports "Server returned unexpected
@@ -67,7 +74,7 @@ export interface CloudinaryResource {
   created_at: string;
   tags: string[];
   bytes: number;
-  type: 'upload';
+  type: DeliveryType;
   etag: string;
   placeholder: false;
   url: string;
@@ -76,6 +83,8 @@ export interface CloudinaryResource {
   original_filename: string;
   api_key: string;
 }
+
+export type DeliveryType = 'upload' | 'authenticated' | 'private';
 
 export interface StoredAsset {
   resource: CloudinaryResource;
@@ -98,7 +107,7 @@ export interface FakeCloudinaryHandler {
   uploads: StoredAsset[];
   /** Current version of each asset, by `<resource_type>/<public_id>`. */
   assets: Map<string, StoredAsset>;
-  /** Every request to the upload API, faulted or not. */
+  /** Every request to the upload and download APIs, faulted or not. */
   requests: CloudinaryRequest[];
   /** Chunked uploads still incomplete: bytes received so far, by upload id. */
   pendingUploads(): { uploadId: string; bytesReceived: number; total: number | null }[];
@@ -113,6 +122,9 @@ export interface FakeCloudinaryHandler {
 const RESOURCE_TYPES = new Set(['image', 'video', 'raw', 'auto']);
 const UPLOAD_PATH = /^\/v1_1\/([^/]+)\/([^/]+)\/upload$/;
 const DELIVERY_PATH = /^\/([^/]+)\/(image|video|raw)\/upload\/v(\d+)\/(.+)$/;
+const DOWNLOAD_PATH = /^\/v1_1\/([^/]+)\/(image|video|raw)\/download$/;
+/** A private download URL without `expires_at` is good for an hour after its `timestamp`. */
+const DEFAULT_DOWNLOAD_LIFETIME_S = 3600;
 
 function toFault(fault: FakeCloudinaryFault | number): FakeCloudinaryFault {
   return typeof fault === 'number' ? { kind: 'status', status: fault } : fault;
@@ -211,7 +223,10 @@ export function createFakeCloudinaryHandler(options: FakeCloudinaryOptions = {})
     const version = Math.floor(Date.now() / 1000) + uploads.length;
     const format = resourceType === 'raw' ? '' : (fields.format ?? sniffed.format);
     const file = format ? `${publicId}.${format}` : publicId;
-    const url = `${baseUrl}/${cloudName}/${resourceType}/upload/v${version}/${file}`;
+    const type: DeliveryType = fields.type === 'authenticated' || fields.type === 'private' ? fields.type : 'upload';
+    // Authenticated and private assets get a signed delivery address, which this fake never serves.
+    const signed = type === 'upload' ? '' : `s--${randomBytes(6).toString('base64url')}--/`;
+    const url = `${baseUrl}/${cloudName}/${resourceType}/${type}/${signed}v${version}/${file}`;
     const resource: CloudinaryResource = {
       asset_id: randomUUID().replaceAll('-', ''),
       public_id: publicId,
@@ -223,7 +238,7 @@ export function createFakeCloudinaryHandler(options: FakeCloudinaryOptions = {})
       created_at: new Date().toISOString(),
       tags: fields.tags ? fields.tags.split(',') : [],
       bytes: content.length,
-      type: 'upload',
+      type,
       etag: createHash('md5').update(content).digest('hex'),
       placeholder: false,
       url,
@@ -395,6 +410,7 @@ export function createFakeCloudinaryHandler(options: FakeCloudinaryOptions = {})
   function handleDelivery(res: ServerResponse, resourceType: string, version: number, file: string): void {
     const asset = [...assets.values()].find(
       (a) =>
+        a.resource.type === 'upload' &&
         a.resource.resource_type === resourceType &&
         a.resource.version === version &&
         (a.resource.format ? `${a.resource.public_id}.${a.resource.format}` : a.resource.public_id) ===
@@ -406,6 +422,58 @@ export function createFakeCloudinaryHandler(options: FakeCloudinaryOptions = {})
       return;
     }
     res.writeHead(200, { 'content-type': 'application/octet-stream', 'content-length': asset.content.length });
+    res.end(asset.content);
+  }
+
+  function handleDownload(
+    req: IncomingMessage,
+    res: ServerResponse,
+    cloud: string,
+    resourceType: string,
+    query: URLSearchParams,
+  ): void {
+    const fields = Object.fromEntries(query.entries());
+    const headers: Record<string, string> = {};
+    for (const [name, value] of Object.entries(req.headers)) {
+      if (value !== undefined) headers[name] = Array.isArray(value) ? value.join(', ') : value;
+    }
+    requests.push({ method: req.method ?? 'GET', path: req.url ?? '/', headers, receivedAt: new Date(), fields });
+    const planned = planner?.(requests.at(-1)!);
+    const fault = planned !== undefined ? toFault(planned) : queue.shift();
+    if (fault?.kind === 'status') {
+      send(res, fault.status, error(fault.message ?? DEFAULT_MESSAGES[fault.status] ?? 'Error'), fault.headers);
+      return;
+    }
+    if (cloud !== cloudName) return send(res, 401, error(`Invalid cloud_name ${cloud}`));
+    if (!fields.api_key) return send(res, 401, error('Must supply api_key'));
+    if (options.apiKey !== undefined && fields.api_key !== options.apiKey) {
+      return send(res, 401, error('Unknown API key ' + fields.api_key));
+    }
+    if (!fields.signature) return send(res, 401, error('Missing required parameter - signature'));
+    if (options.apiSecret !== undefined && !signatureMatches(fields, options.apiSecret)) {
+      return send(
+        res,
+        401,
+        error(`Invalid Signature ${fields.signature}. String to sign - '${stringToSign(fields, 2)}'.`),
+      );
+    }
+    const timestamp = Number(fields.timestamp);
+    if (!Number.isFinite(timestamp)) return send(res, 400, error('Missing required parameter - timestamp'));
+    const expiresAt = fields.expires_at ? Number(fields.expires_at) : timestamp + DEFAULT_DOWNLOAD_LIFETIME_S;
+    if (!(Date.now() / 1000 < expiresAt)) return send(res, 401, error('Download URL expired'));
+    const type = fields.type || 'upload';
+    const asset = assets.get(`${resourceType}/${fields.public_id ?? ''}`);
+    if (!asset || asset.resource.type !== type || (asset.resource.format || '') !== (fields.format ?? '')) {
+      return send(res, 404, error('Resource not found'));
+    }
+    const filename = asset.resource.format
+      ? `${asset.resource.original_filename}.${asset.resource.format}`
+      : asset.resource.original_filename;
+    res.writeHead(200, {
+      'content-type': 'application/octet-stream',
+      'content-length': asset.content.length,
+      ...(fields.attachment === 'true' ? { 'content-disposition': `attachment; filename="${filename}"` } : {}),
+    });
     res.end(asset.content);
   }
 
@@ -438,11 +506,15 @@ export function createFakeCloudinaryHandler(options: FakeCloudinaryOptions = {})
       planner = null;
     },
     matches(pathname) {
-      return UPLOAD_PATH.test(pathname) || DELIVERY_PATH.test(pathname);
+      return UPLOAD_PATH.test(pathname) || DELIVERY_PATH.test(pathname) || DOWNLOAD_PATH.test(pathname);
     },
     async handle(req, res, baseUrl) {
-      const pathname = new URL(req.url ?? '/', 'http://fake').pathname;
+      const { pathname, searchParams } = new URL(req.url ?? '/', 'http://fake');
       try {
+        const download = DOWNLOAD_PATH.exec(pathname);
+        if (download && req.method === 'GET') {
+          return handleDownload(req, res, download[1]!, download[2]!, searchParams);
+        }
         const upload = UPLOAD_PATH.exec(pathname);
         if (upload) return await handleUpload(req, res, baseUrl, upload[1]!, upload[2]!);
         const delivery = DELIVERY_PATH.exec(pathname);
