@@ -1,4 +1,5 @@
 import type { Client } from '@temporalio/client';
+import type { DocumentStore } from '../providers/documents.ts';
 import type { TokenVerifier } from '../shared/auth-tokens.ts';
 import type { PrismaClient } from '../shared/db.ts';
 
@@ -11,6 +12,8 @@ export interface ApiDeps {
   devOutbox: boolean;
   /** Checks bearer tokens (shared/auth-tokens.ts). */
   tokens: TokenVerifier;
+  /** Where uploaded documents are read back from; default: the configured store (providers/documents.ts). */
+  documentStore?: DocumentStore;
   /** Requests per minute; defaults from configuration. */
   rateLimits?: { perUser: number; perAddress: number; trustForwardedFor?: boolean };
 }

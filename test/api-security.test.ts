@@ -172,6 +172,7 @@ const REQUESTS: Record<string, RequestSpec> = {
   'DELETE /v1/shifts/{id}': {},
   'POST /v1/documents': { multipart: () => documentForm() },
   'GET /v1/documents/{id}': {},
+  'GET /v1/documents/{id}/content': {},
   'GET /v1/notifications': { query: () => ({ recipientId: ids.patient! }) },
   'GET /v1/dead-letters': {},
   'GET /v1/dead-letters/count': {},

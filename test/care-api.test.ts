@@ -29,6 +29,7 @@ beforeAll(async () => {
     taskQueue: 'unused',
     devOutbox: true,
     tokens: testTokens(),
+    documentStore: care.documents,
     // Rate limits are not under test here; the polling below would soon reach them.
     rateLimits: { perUser: 1_000_000, perAddress: 1_000_000 },
   });
@@ -223,7 +224,7 @@ describe('circle notifications API', () => {
 });
 
 describe('documents API', () => {
-  it('stores the bytes, answers 202, and shows the upload progress until the URL', async () => {
+  it('stores the bytes, answers 202, shows the upload progress, then hands the file to members only', async () => {
     const f = await family();
     await care.run(async () => {
       const jpeg = Buffer.concat([Buffer.from('ffd8ffe000104a46494600', 'hex'), randomBytes(200_000)]);
@@ -235,10 +236,28 @@ describe('documents API', () => {
       expect(res.status).toBe(202);
       const { id, workflowId } = (await res.json()) as { id: string; workflowId: string };
       expect(workflowId).toBe(`document:${id}`);
+      const early = await alice.get(`/v1/documents/${id}/content`);
+      if (early.status !== 200) expect(early.status).toBe(409); // unless the upload was quicker
       await closedAs(workflowId, 'COMPLETED');
       const doc = await get<Record<string, unknown>>(`/v1/documents/${id}`);
       expect(doc).toMatchObject({ status: 'uploaded', progress: 1, contentType: 'image/jpeg', sizeBytes: jpeg.length });
-      expect(doc.url).toMatch(/^file:\/\/.*\/carecircle\/.*\/[0-9a-f-]+$/);
+      // No address of the file, anywhere in the answer.
+      expect(JSON.stringify(doc)).not.toMatch(/url|file:|https?:/i);
+
+      const content = await alice.get(`/v1/documents/${id}/content`);
+      expect(content.status).toBe(200);
+      expect(Object.fromEntries(content.headers)).toMatchObject({
+        'content-type': 'image/jpeg',
+        'content-length': String(jpeg.length),
+        'content-disposition': `attachment; filename="x-ray.jpg"; filename*=UTF-8''x-ray.jpg`,
+        'cache-control': 'private, no-store',
+        'x-content-type-options': 'nosniff',
+      });
+      expect(Buffer.from(await content.arrayBuffer()).equals(jpeg)).toBe(true);
+      // Someone outside the circle learns nothing, not even that it exists.
+      const mallory = await asUser(app, 'mallory');
+      expect((await mallory.get(`/v1/documents/${id}/content`)).status).toBe(404);
+      expect((await alice.get(`/v1/documents/${randomUUID()}/content`)).status).toBe(404);
     });
   });
 });

@@ -1,8 +1,12 @@
 /**
  * Documents: POST takes a multipart upload (`file`, `careCircleId`), checks its size and what it
  * really is (by its bytes, not its name), stores the bytes in PostgreSQL (document_blobs) and
- * starts workflow `document:<id>`, answering 202 at once; GET shows the upload's progress and, once
- * uploaded, its URL.
+ * starts workflow `document:<id>`, answering 202 at once; GET shows the upload's progress, and GET
+ * …/content hands the file itself to a member of the circle.
+ *
+ * Health documents are private: no URL of the file is stored or handed out, at any store. The API
+ * reads the file back from the store (Cloudinary: through a signed download URL that expires within
+ * a minute) only after checking that the caller may see it, and streams it, uncached.
  *
  * Why PostgreSQL for the bytes: the API must answer before the upload, so the file has to be
  * durable first, survive a restart, and be readable by a worker on another machine; the database
@@ -16,6 +20,7 @@ import { createHash, randomUUID } from 'node:crypto';
 import { createRoute, z } from '@hono/zod-openapi';
 import { bodyLimit } from 'hono/body-limit';
 import { fileTypeFromBuffer } from 'file-type';
+import { createDocumentStore, type DocumentStore } from '../../providers/documents.ts';
 import { config } from '../../shared/config.ts';
 import type { Document } from '../../shared/db.ts';
 import { documentWorkflowId } from '../../shared/ids.ts';
@@ -41,7 +46,6 @@ const DocumentSchema = z
     sha256: z.string(),
     status: z.enum(['pending', 'uploading', 'uploaded', 'failed']),
     progress: z.number().min(0).max(1).openapi({ description: 'Share of the bytes the store has acknowledged' }),
-    url: z.string().optional().openapi({ description: 'Once uploaded' }),
     error: z.string().optional().openapi({ description: 'Why the last attempt failed, until it is uploaded' }),
     attempts: z.number().int(),
     workflowId: z.string(),
@@ -84,7 +88,7 @@ const getDocument = createRoute({
   method: 'get',
   path: '/{id}',
   tags,
-  summary: "A document: its upload's progress and, once uploaded, its URL",
+  summary: "A document: its upload's progress (the file itself: GET /v1/documents/{id}/content)",
   request: { params: uuidParams('id') },
   responses: { 200: jsonResponse(DocumentSchema, 'The document'), ...problems(404) },
 });
@@ -99,7 +103,6 @@ function present(d: Document) {
     sha256: d.sha256,
     status: d.status,
     progress: d.sizeBytes > 0 ? Math.round((d.uploadedBytes / d.sizeBytes) * 1000) / 1000 : 0,
-    ...(d.url ? { url: d.url } : {}),
     ...(d.error && d.status !== 'uploaded' ? { error: d.error } : {}),
     attempts: d.attempts,
     workflowId: d.workflowId,
@@ -128,9 +131,33 @@ function cleanFilename(name: string): string {
   return (cleaned || 'document').slice(0, 200);
 }
 
-export function documentRoutes({ prisma, temporal }: ApiDeps): Router {
+/** Content-Disposition for a stored name: an ASCII fallback and the exact name (RFC 6266, RFC 8187). */
+function attachment(filename: string): string {
+  const ascii = filename.replace(/[^\x20-\x7e]|["\\]/g, '_');
+  return `attachment; filename="${ascii}"; filename*=UTF-8''${encodeURIComponent(filename)}`;
+}
+
+export function documentRoutes({ prisma, temporal, documentStore }: ApiDeps): Router {
   const app = createRouter();
   const cfg = config();
+  let store: DocumentStore | undefined = documentStore;
+
+  const getContent = createRoute({
+    method: 'get',
+    path: '/{id}/content',
+    tags,
+    summary: 'The file of an uploaded document, for members of its circle (never cached, never a public URL)',
+    request: { params: uuidParams('id') },
+    responses: {
+      200: {
+        description: 'The bytes, as the type the upload was found to be',
+        content: Object.fromEntries(
+          cfg.DOCUMENT_ALLOWED_TYPES.map((type) => [type, { schema: { type: 'string', format: 'binary' } }]),
+        ),
+      },
+      ...problems(404, 409),
+    },
+  });
   const tooLarge = () =>
     new ProblemError(
       413,
@@ -234,6 +261,44 @@ export function documentRoutes({ prisma, temporal }: ApiDeps): Router {
     if (!document) throw notFound('Document', id);
     await authorize(c, prisma, document.careCircleId, 'view', { kind: 'Document', id });
     return c.json(present(document), 200);
+  });
+
+  app.openapi(getContent, async (c) => {
+    const { id } = c.req.valid('param');
+    const document = isUuid(id) ? await prisma.document.findUnique({ where: { id } }) : null;
+    if (!document) throw notFound('Document', id);
+    await authorize(c, prisma, document.careCircleId, 'view', { kind: 'Document', id });
+    if (document.status !== 'uploaded' || !document.providerId) {
+      throw new ProblemError(
+        409,
+        'document-not-uploaded',
+        'Document not uploaded',
+        `The document is ${document.status}; its file can be read once it is uploaded`,
+      );
+    }
+    store ??= createDocumentStore(cfg);
+    if (document.provider !== store.name) {
+      throw unavailable(`The document is kept by ${document.provider}, which this API is not configured for`);
+    }
+    let content: Awaited<ReturnType<DocumentStore['read']>>;
+    try {
+      content = await store.read({
+        providerId: document.providerId,
+        format: document.providerFormat,
+        deliveryType: document.deliveryType,
+      });
+    } catch (err) {
+      throw unavailable('The document store is unreachable; retry shortly', err);
+    }
+    if (!content) throw notFound('Document file', id);
+    return c.body(content.body, 200, {
+      'Content-Type': document.contentType,
+      'Content-Disposition': attachment(document.filename),
+      ...(content.bytes !== undefined ? { 'Content-Length': String(content.bytes) } : {}),
+      // Health data: not kept by browsers or proxies, and not reinterpreted as another type.
+      'Cache-Control': 'private, no-store',
+      'X-Content-Type-Options': 'nosniff',
+    });
   });
 
   return app;

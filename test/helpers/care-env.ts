@@ -23,6 +23,8 @@ export interface CareEnv {
   env: TestWorkflowEnvironment;
   db: TestDatabase;
   activities: Activities;
+  /** Where the workers upload documents (the API reads them back from it). */
+  documents: DocumentStore;
   /** Runs `fn` while the workers poll (they stop afterwards). */
   run<T>(fn: () => Promise<T>): Promise<T>;
   teardown(): Promise<void>;
@@ -51,11 +53,12 @@ export async function createCareEnv(
   ]);
   const storeDir = fs.mkdtempSync(path.join(os.tmpdir(), 'carecircle-docs-'));
   const prisma = db.prisma;
+  const documents = opts.documents ?? new DevDocumentStore(storeDir);
   const created = createActivities({
     prisma,
     push: opts.push ?? new OutboxPushSender(prisma),
     email: opts.email ?? new OutboxEmailSender(prisma),
-    documents: opts.documents ?? new DevDocumentStore(storeDir),
+    documents,
     ...(opts.documentChunkBytes ? { documentChunkBytes: opts.documentChunkBytes } : {}),
   });
   const activities = opts.wrap ? opts.wrap(created) : created;
@@ -87,6 +90,7 @@ export async function createCareEnv(
     env,
     db,
     activities,
+    documents,
     run,
     async teardown() {
       await env.teardown();
