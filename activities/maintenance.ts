@@ -40,6 +40,18 @@ export interface ReconcileTarget {
 export interface Reconciler {
   /** Active records with an id greater than `cursor` (null: from the start), ordered by id, at most `take`. */
   listActive(cursor: string | null, take: number): Promise<ReconcileTarget[]>;
+  /**
+   * Read again after a restart: whether the record still wants its workflow. A record deleted
+   * between the listing and the start gets the new workflow cancelled, so a restart never outlives
+   * a deletion (the deletion writes first and cancels second; the reconciliation starts first and
+   * reads second, so one of them always sees the other).
+   */
+  stillActive?(id: string): Promise<boolean>;
+  /**
+   * Finishes the workflow starts and cancels the API could not confirm; run once per
+   * reconciliation, before the first page. Returns the workflow ids it settled.
+   */
+  settle?(temporal: Client): Promise<string[]>;
 }
 
 /** What starts a medication's workflow: the API when it is created, the reconciliation if it is missing. */
@@ -79,16 +91,91 @@ export function medicationWorkflowStart(
   };
 }
 
-export function medicationReconciler(prisma: PrismaClient, taskQueue: string): Reconciler {
+/** How long a create may take before the reconciliation resolves its unconfirmed start. */
+export const STARTING_GRACE_MS = 10 * 60_000;
+/** Unconfirmed starts and cancels settled per reconciliation run; the next run takes the rest. */
+const SETTLE_BATCH = 100;
+
+/** Cancels a workflow; one that is not there (never started, or already closed) needs nothing. */
+async function cancelIfPresent(temporal: Client, workflowId: string): Promise<void> {
+  try {
+    await temporal.workflow.getHandle(workflowId).cancel();
+  } catch (err) {
+    if (!(err instanceof WorkflowNotFoundError)) throw err;
+  }
+}
+
+export function medicationReconciler(
+  prisma: PrismaClient,
+  taskQueue: string,
+  opts: { startingGraceMs?: number } = {},
+): Reconciler {
+  const graceMs = opts.startingGraceMs ?? STARTING_GRACE_MS;
   return {
     async listActive(cursor, take) {
       const medications = await prisma.medication.findMany({
-        // A paused schedule is still a schedule: restarted paused, it resumes when asked.
-        where: { status: { in: ['active', 'paused'] }, ...(cursor ? { id: { gt: cursor } } : {}) },
+        // A paused schedule is still a schedule: restarted paused, it resumes when asked. A row
+        // whose start or cancel is unconfirmed is settled first (settle below), never restarted.
+        where: { status: { in: ['active', 'paused'] }, workflowSync: null, ...(cursor ? { id: { gt: cursor } } : {}) },
         orderBy: { id: 'asc' },
         take,
       });
       return medications.map((m) => medicationWorkflowStart(m, taskQueue));
+    },
+
+    async stillActive(id) {
+      const m = await prisma.medication.findUnique({ where: { id }, select: { status: true, workflowSync: true } });
+      return m !== null && (m.status === 'active' || m.status === 'paused') && m.workflowSync === null;
+    },
+
+    async settle(temporal) {
+      const rows = await prisma.medication.findMany({
+        where: {
+          OR: [
+            { workflowSync: 'cancelling' },
+            // A create still under way is the API's to finish; past the grace it has given up.
+            { workflowSync: 'starting', updatedAt: { lt: new Date(Date.now() - graceMs) } },
+          ],
+        },
+        orderBy: { updatedAt: 'asc' },
+        take: SETTLE_BATCH,
+      });
+      const settled: string[] = [];
+      for (const m of rows) {
+        Context.current().heartbeat(m.id);
+        if (m.workflowSync === 'cancelling') {
+          // Deleted, but the cancel did not get through.
+          await cancelIfPresent(temporal, m.workflowId);
+          await prisma.medication.updateMany({
+            where: { id: m.id, workflowSync: 'cancelling' },
+            data: { workflowSync: null },
+          });
+        } else if (m.status === 'cancelled') {
+          // A create the API gave up on ("nothing was created"): its start may still have landed.
+          await cancelIfPresent(temporal, m.workflowId);
+          await prisma.medication.deleteMany({ where: { id: m.id, workflowSync: 'starting' } });
+        } else {
+          // The API stopped mid-create. A workflow that exists means the create went through;
+          // none means it never started, and the caller never got a 201: nothing was created.
+          let started = true;
+          try {
+            await temporal.workflow.getHandle(m.workflowId).describe();
+          } catch (err) {
+            if (!(err instanceof WorkflowNotFoundError)) throw err;
+            started = false;
+          }
+          if (started) {
+            await prisma.medication.updateMany({
+              where: { id: m.id, workflowSync: 'starting' },
+              data: { workflowSync: null },
+            });
+          } else {
+            await prisma.medication.deleteMany({ where: { id: m.id, workflowSync: 'starting' } });
+          }
+        }
+        settled.push(m.workflowId);
+      }
+      return settled;
     },
   };
 }
@@ -210,11 +297,12 @@ export function createMaintenanceActivities(deps: MaintenanceDeps) {
       reconciler: string;
       cursor: string | null;
       pageSize: number;
-    }): Promise<{ checked: number; restarted: string[]; nextCursor: string | null }> {
+    }): Promise<{ checked: number; restarted: string[]; settled: string[]; nextCursor: string | null }> {
       const reconciler = reconcilers[input.reconciler];
       if (!reconciler) throw ApplicationFailure.nonRetryable(`No reconciler ${input.reconciler}`, 'ValidationError');
       const temporal = deps.temporal;
       if (!temporal) throw ApplicationFailure.nonRetryable('Reconciliation needs a Temporal client', 'ValidationError');
+      const settled = input.cursor === null && reconciler.settle ? await reconciler.settle(temporal) : [];
       const targets = await reconciler.listActive(input.cursor, input.pageSize);
       const restarted: string[] = [];
       for (const target of targets) {
@@ -238,14 +326,21 @@ export function createMaintenanceActivities(deps: MaintenanceDeps) {
             ...(target.typedSearchAttributes ? { typedSearchAttributes: target.typedSearchAttributes } : {}),
             ...(target.staticSummary ? { staticSummary: target.staticSummary } : {}),
           });
-          restarted.push(target.workflowId);
         } catch (err) {
           if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw err;
+          continue;
         }
+        if (reconciler.stillActive && !(await reconciler.stillActive(target.id))) {
+          // Deleted while we started it: the deletion's cancel may have come before our start.
+          await cancelIfPresent(temporal, target.workflowId);
+          continue;
+        }
+        restarted.push(target.workflowId);
       }
       return {
         checked: targets.length,
         restarted,
+        settled,
         nextCursor: targets.length === input.pageSize ? targets[targets.length - 1]!.id : null,
       };
     },

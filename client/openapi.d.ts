@@ -2504,6 +2504,15 @@ export interface paths {
                         "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
+                /** @description Conflicts with the current state */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
                 /** @description Too many requests; see Retry-After and RateLimit headers */
                 429: {
                     headers: {
@@ -4788,7 +4797,7 @@ export interface components {
             /** Format: date-time */
             doseAt: string;
             /** @enum {string} */
-            status: "reminded" | "snoozed";
+            status: "armed" | "reminded" | "snoozed";
             /** Format: date-time */
             snoozedUntil: string | null;
             /**

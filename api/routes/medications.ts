@@ -259,7 +259,7 @@ const deleteMedication = createRoute({
   tags,
   summary: 'Cancel a medication and stop its reminders (caregivers)',
   request: { params },
-  responses: { 200: jsonResponse(MedicationSchema, 'The medication, cancelled'), ...problems(403, 404) },
+  responses: { 200: jsonResponse(MedicationSchema, 'The medication, cancelled'), ...problems(403, 404, 409) },
 });
 
 // ---- Helpers -------------------------------------------------------------------------------------
@@ -298,9 +298,24 @@ function resolveSchedule(body: ScheduleBody, patientTimezone: string): Medicatio
   return { ...body, type: body.type ?? 'times', timezone: body.timezone ?? patientTimezone } as MedicationSchedule;
 }
 
+/**
+ * The last scheduled dose as recorded, for a medication whose workflow cannot be asked any more
+ * (cancelled or completed): the workflow's `lastDoseAt` is the latest dose it reminded, and each of
+ * those has its dose event.
+ */
+async function lastRecordedDoseAt(prisma: PrismaClient, medicationId: string): Promise<Date | null> {
+  const last = await prisma.doseEvent.findFirst({
+    where: { medicationId, source: 'schedule' },
+    orderBy: { scheduledAt: 'desc' },
+    select: { scheduledAt: true },
+  });
+  return last?.scheduledAt ?? null;
+}
+
 function present(
   medication: Medication,
   live: { status: MedicationReminderStatus; upcoming: string[] } | null,
+  recordedLastDoseAt: Date | null = null,
 ): z.infer<typeof MedicationSchema> {
   return {
     id: medication.id,
@@ -318,7 +333,7 @@ function present(
     nextDoseAt: live?.status.nextDoseAt ?? null,
     upcomingDoses: live?.upcoming ?? [],
     openDoses: live?.status.openDoses ?? [],
-    lastDoseAt: live?.status.lastDoseAt ?? null,
+    lastDoseAt: live?.status.lastDoseAt ?? recordedLastDoseAt?.toISOString() ?? null,
     createdAt: medication.createdAt.toISOString(),
   };
 }
@@ -394,11 +409,30 @@ export function medicationRoutes({ prisma, temporal, taskQueue }: ApiDeps): Rout
     }
   }
 
+  /** The medication with the workflow's live view, or what was recorded when there is none. */
+  async function presentNow(medication: Medication) {
+    const now = await live(medication);
+    return present(medication, now, now ? null : await lastRecordedDoseAt(prisma, medication.id));
+  }
+
   /** The medication as it is now, with the workflow's live view. */
-  const view = async (id: string) => {
-    const fresh = await loadMedication(prisma, id);
-    return present(fresh, await live(fresh));
-  };
+  const view = async (id: string) => presentNow(await loadMedication(prisma, id));
+
+  /**
+   * Nothing half-done: a medication whose workflow did not start must not exist. A start that
+   * failed may still have reached Temporal (a timeout), so the row is only removed once its
+   * workflow is known to be gone; until then it stays cancelled and `starting`, and the
+   * reconciliation finishes the job (activities/maintenance.ts).
+   */
+  async function abandonCreate(medication: Medication): Promise<void> {
+    await prisma.medication.update({ where: { id: medication.id }, data: { status: 'cancelled' } });
+    try {
+      await handleOf(medication).cancel();
+    } catch (err) {
+      if (!(err instanceof WorkflowNotFoundError)) return;
+    }
+    await prisma.medication.deleteMany({ where: { id: medication.id, workflowSync: 'starting' } });
+  }
 
   app.openapi(createMedication, async (c) => {
     const body = c.req.valid('json');
@@ -431,6 +465,8 @@ export function medicationRoutes({ prisma, temporal, taskQueue }: ApiDeps): Rout
         dosage: body.dosage ?? null,
         schedule: schedule as object,
         workflowId,
+        // Until Temporal confirms the start; the reconciliation leaves such a row to us.
+        workflowSync: 'starting',
         followPatientTimezone: body.schedule.timezone === undefined,
         ...(body.escalationWindowMinutes !== undefined
           ? { escalationWindowMinutes: body.escalationWindowMinutes }
@@ -443,10 +479,10 @@ export function medicationRoutes({ prisma, temporal, taskQueue }: ApiDeps): Rout
     try {
       await startWorkflow(temporal, medicationWorkflowStart(medication, taskQueue));
     } catch (err) {
-      // Nothing half-done: without its workflow the medication must not exist either.
-      await prisma.medication.delete({ where: { id } });
+      await abandonCreate(medication);
       throw unavailable('Could not start the reminder workflow; nothing was created, retry shortly', err);
     }
+    await prisma.medication.updateMany({ where: { id, workflowSync: 'starting' }, data: { workflowSync: null } });
     return c.json({ id: medication.id, workflowId, nextDoseAt: nextDose?.toISOString() ?? null }, 201);
   });
 
@@ -479,7 +515,7 @@ export function medicationRoutes({ prisma, temporal, taskQueue }: ApiDeps): Rout
   app.openapi(getMedication, async (c) => {
     const { id } = c.req.valid('param');
     const { medication } = await authorized(c, id, 'view');
-    return c.json(present(medication, await live(medication)), 200);
+    return c.json(await presentNow(medication), 200);
   });
 
   app.openapi(patchMedication, async (c) => {
@@ -614,16 +650,36 @@ export function medicationRoutes({ prisma, temporal, taskQueue }: ApiDeps): Rout
   app.openapi(deleteMedication, async (c) => {
     const { medication } = await authorized(c, c.req.valid('param').id, 'manageMedications');
     // Recorded first: deliveries check this status, so no reminder goes out from here on, even if
-    // Temporal cannot be told right now.
-    const cancelled = await prisma.medication.update({ where: { id: medication.id }, data: { status: 'cancelled' } });
+    // Temporal cannot be told right now; `cancelling` tells the reconciliation to finish the
+    // cancel if this request cannot, and never to restart the workflow.
+    const marked = await prisma.medication.updateMany({
+      where: { id: medication.id, OR: [{ workflowSync: null }, { workflowSync: 'cancelling' }] },
+      data: { status: 'cancelled', workflowSync: 'cancelling' },
+    });
+    if (marked.count === 0) {
+      throw new ProblemError(
+        409,
+        'schedule-starting',
+        'Schedule starting',
+        'This medication is still being created; retry shortly',
+      );
+    }
     try {
       await handleOf(medication).cancel();
     } catch (err) {
       if (!(err instanceof WorkflowNotFoundError)) {
-        throw unavailable('Medication cancelled, but its workflow could not be stopped yet; retry the request', err);
+        throw unavailable(
+          'Medication cancelled; its workflow could not be stopped yet and will be stopped automatically (retrying the request also does it)',
+          err,
+        );
       }
     }
-    return c.json(present(cancelled, null), 200);
+    await prisma.medication.updateMany({
+      where: { id: medication.id, workflowSync: 'cancelling' },
+      data: { workflowSync: null },
+    });
+    const cancelled = await loadMedication(prisma, medication.id);
+    return c.json(present(cancelled, null, await lastRecordedDoseAt(prisma, medication.id)), 200);
   });
 
   return app;
