@@ -70,7 +70,7 @@ it('keeps documents uploaded before it readable, and drops their URLs', async ()
   await insert(ids.dev, 'dev-document-store', 'carecircle/c/f', 'file:///data/dev-documents/carecircle/c/f');
   await insert(ids.pending, null, null, null);
 
-  expect((await migrateDeploy(dbUrl)).applied).toEqual([MIGRATION]);
+  expect((await migrateDeploy(dbUrl)).applied).toContain(MIGRATION);
   const rows = await sql<Record<string, unknown>>(
     dbUrl,
     'SELECT id, provider_id, provider_format, delivery_type FROM documents',
