@@ -14,8 +14,8 @@
  *   (as test/helpers/care-env.ts does), for the fan-out scenario when the production settings do not.
  * - BENCH_WORKFLOW_BUNDLE: a workflow bundle built beforehand (same modules), instead of bundling
  *   at start-up.
- * - Cache size and workflow-task slots are the production settings WORKER_MAX_CACHED_WORKFLOWS and
- *   WORKER_WORKFLOW_TASK_SLOTS; tuning that workers/build.ts does not expose (BENCH_REUSE_V8_CONTEXT,
+ * - Cache size and workflow-task slots are the production settings WORKER_MEMORY_BUDGET_MB,
+ *   WORKER_MAX_CACHED_WORKFLOWS and WORKER_WORKFLOW_TASK_SLOTS; tuning that workers/build.ts does not expose (BENCH_REUSE_V8_CONTEXT,
  *   BENCH_WORKFLOW_THREADS) is added to every Worker.create call of this process.
  */
 import { Client } from '@temporalio/client';
@@ -40,8 +40,11 @@ const tuning: Partial<WorkerOptions> = {};
 if (process.env.BENCH_REUSE_V8_CONTEXT) tuning.reuseV8Context = process.env.BENCH_REUSE_V8_CONTEXT === 'true';
 if (process.env.BENCH_WORKFLOW_THREADS) tuning.workflowThreadPoolSize = Number(process.env.BENCH_WORKFLOW_THREADS);
 if (Object.keys(tuning).length > 0) {
-  const create = Worker.create.bind(Worker);
-  Worker.create = (options: WorkerOptions) => create({ ...options, ...tuning });
+  // Called on the builder's Worker subclass: `this` must stay that class.
+  const create = Worker.create;
+  Worker.create = function (this: typeof Worker, options: WorkerOptions) {
+    return create.call(this, { ...options, ...tuning });
+  };
 }
 
 const cachedWorkflows =
@@ -102,6 +105,7 @@ await runWorkerProcess({
       }),
       shutdownGraceTime: shutdownGraceMs,
       interceptors: workerInterceptors(),
+      memoryBudgetMb: cfg.WORKER_MEMORY_BUDGET_MB,
       ...cachedWorkflows,
     });
   },

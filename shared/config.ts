@@ -138,9 +138,15 @@ const schema = z.object({
   TEMPORAL_API_KEY: optionalString,
 
   /**
+   * The resident memory a worker process should stay under, in MB: its workflow caches are sized
+   * from it (workers/build.ts `cachedWorkflowsPerWorker`, docs/queues.md "Memory"). The default
+   * keeps a worker serving every queue under 512 MB, however many schedules sleep.
+   */
+  WORKER_MEMORY_BUDGET_MB: z.coerce.number().int().min(256).default(448),
+  /**
    * Workflow tuning (BENCHMARKS.md measures both). Cached workflows per worker: each costs
-   * 0.2–0.35 MB but saves replaying its history on the next task; unset: the SDK's default (from
-   * the machine's memory). Workflow-task slots per worker: unset, min(10, the queue's concurrency).
+   * 0.2–0.35 MB but saves replaying its history on the next task; unset: from
+   * WORKER_MEMORY_BUDGET_MB. Workflow-task slots per worker: unset, min(10, the queue's concurrency).
    */
   WORKER_MAX_CACHED_WORKFLOWS: z.coerce.number().int().min(0).optional(),
   WORKER_WORKFLOW_TASK_SLOTS: z.coerce.number().int().min(1).optional(),

@@ -7,14 +7,23 @@
 import { fileURLToPath } from 'node:url';
 import { Context } from '@temporalio/activity';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
-import { NativeConnection, Worker } from '@temporalio/worker';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { bundleWorkflowCode, NativeConnection, Worker } from '@temporalio/worker';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { loadConfig } from '../shared/config.ts';
-import { PRIORITY, TASK_QUEUES, taskQueueSettings, WORKLOADS } from '../shared/task-queues.ts';
-import { buildWorker, selectedWorkloads } from '../workers/build.ts';
+import { PRIORITY, TASK_QUEUES, taskQueueSettings, WORKLOADS, type Workload } from '../shared/task-queues.ts';
+import {
+  buildWorker,
+  buildWorkers,
+  cachedWorkflowsPerWorker,
+  CACHED_WORKFLOW_MB,
+  PROCESS_BASE_MB,
+  selectedWorkloads,
+} from '../workers/build.ts';
 import { createLocalEnv } from './helpers/temporal-env.ts';
 
 const testWorkflows = fileURLToPath(new URL('./workflows/delivery.ts', import.meta.url));
+const quiet = () => {};
+const quietBundler = { trace: quiet, debug: quiet, info: quiet, log: quiet, warn: quiet, error: console.error };
 let env: TestWorkflowEnvironment;
 
 beforeAll(async () => {
@@ -216,5 +225,76 @@ describe('worker settings from configuration', () => {
     expect(selectedWorkloads('all')).toEqual(WORKLOADS);
     expect(selectedWorkloads('notifications, email')).toEqual(['notifications', 'email']);
     expect(() => selectedWorkloads('notifications,emails')).toThrow(/unknown workload\(s\) emails/);
+  });
+});
+
+describe('memory: one workflow sandbox per process, caches from the memory budget', () => {
+  it('the workflow-running workers of a process share one sandbox, and each serves its own queue', async () => {
+    const createSandbox = vi.spyOn(
+      Worker as unknown as { createWorkflowCreator: () => unknown },
+      'createWorkflowCreator',
+    );
+    const settings = taskQueueSettings(loadConfig({}));
+    const renamed = Object.fromEntries(
+      Object.entries(settings).map(([w, q]) => [w, { ...q, name: `sandbox-${w}` }]),
+    ) as typeof settings;
+    const workloads: Workload[] = ['medication', 'appointment', 'notifications', 'email'];
+    const workers = await buildWorkers({
+      connection: env.nativeConnection,
+      namespace: 'default',
+      settings: renamed,
+      workloads,
+      activities: { async recordDeadLetter() {} },
+      workflowBundle: await bundleWorkflowCode({ workflowsPath: testWorkflows, logger: quietBundler }),
+      memoryBudgetMb: 448,
+    });
+    try {
+      expect(workers.map((w) => w.options.taskQueue)).toEqual(workloads.map((w) => `sandbox-${w}`));
+      // Three run workflows (email does not): one sandbox for the three.
+      expect(createSandbox).toHaveBeenCalledTimes(1);
+      const caches = cachedWorkflowsPerWorker(448, ['medication', 'appointment', 'notifications']);
+      expect(workers.map((w) => w.options.maxCachedWorkflows)).toEqual([
+        caches.medication,
+        caches.appointment,
+        caches.notifications,
+        // The SDK's own value for a worker that runs no workflows; it caches nothing.
+        workers[3]!.options.maxCachedWorkflows,
+      ]);
+      await Promise.all(
+        workers
+          .map((w) => w.run())
+          .concat([
+            (async () => {
+              for (const queue of ['sandbox-medication', 'sandbox-appointment', 'sandbox-notifications']) {
+                const result = await env.client.workflow.execute('deliverBatchWorkflow', {
+                  taskQueue: queue,
+                  workflowId: `sandbox-${queue}`,
+                  args: [{ keys: [], opts: { kind: 'notification' } }],
+                });
+                expect(result).toEqual([]);
+              }
+              workers.forEach((w) => w.shutdown());
+            })() as Promise<void>,
+          ]),
+      );
+    } finally {
+      createSandbox.mockRestore();
+    }
+  });
+
+  it('sizes the caches from WORKER_MEMORY_BUDGET_MB: half to medication, the rest shared', () => {
+    expect(loadConfig({}).WORKER_MEMORY_BUDGET_MB).toBe(448);
+    const all: Workload[] = ['medication', 'appointment', 'shift', 'notifications', 'documents', 'deadLetters'];
+    const caches = cachedWorkflowsPerWorker(448, all);
+    const total = Math.floor((448 - PROCESS_BASE_MB) / CACHED_WORKFLOW_MB);
+    expect(caches.medication).toBe(Math.floor(total / 2));
+    expect(caches.appointment).toBe(Math.floor(total / 2 / 5));
+    const sum = Object.values(caches).reduce((a, b) => a + b, 0);
+    expect(sum).toBeLessThanOrEqual(total);
+    expect(sum * CACHED_WORKFLOW_MB + PROCESS_BASE_MB).toBeLessThanOrEqual(448);
+    // Medication alone gets it all; a budget below the base cost still leaves a working minimum.
+    expect(cachedWorkflowsPerWorker(448, ['medication'])).toEqual({ medication: total });
+    expect(cachedWorkflowsPerWorker(256, all).appointment).toBe(10);
+    expect(() => loadConfig({ WORKER_MEMORY_BUDGET_MB: '100' })).toThrow(/WORKER_MEMORY_BUDGET_MB/);
   });
 });

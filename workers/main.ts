@@ -42,6 +42,7 @@ await runWorkerProcess({
       }),
       shutdownGraceTime: shutdownGraceMs,
       interceptors: workerInterceptors(),
+      memoryBudgetMb: cfg.WORKER_MEMORY_BUDGET_MB,
       ...(cfg.WORKER_MAX_CACHED_WORKFLOWS !== undefined ? { maxCachedWorkflows: cfg.WORKER_MAX_CACHED_WORKFLOWS } : {}),
     });
     if (workloads.includes('maintenance') && cfg.SCHEDULES_ENABLED) {

@@ -197,6 +197,10 @@ export function formatText(results: Results): string {
       `cost per 1,000: worker RSS ${c.workerRssMiB} MiB, worker heap ${c.workerHeapUsedMiB} MiB, ` +
         `server RSS ${c.serverRssMiB} MiB, ${c.startSeconds} s to start`,
     );
+    const top = scale.steps[scale.steps.length - 1];
+    if (top && scale.settings.workerDefaults === 'production') {
+      parts.push(`worker RSS at ${n(top.sleeping)} sleeping (defaults): ${top.workerRssMiB} MiB`);
+    }
     parts.push('');
   }
   const fanout = ok<FanoutResult>(results.fanout);

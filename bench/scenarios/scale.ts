@@ -53,7 +53,8 @@ export interface ScaleResult {
   steps: ScaleStep[];
   /** Growth per 1,000 sleeping schedules between the last two steps. */
   costPer1000: { workerRssMiB: number; workerHeapUsedMiB: number; serverRssMiB: number; startSeconds: number };
-  maxCachedWorkflows: number | 'sdk default';
+  /** Per worker: the run's tuning, else sized from WORKER_MEMORY_BUDGET_MB (workers/build.ts). */
+  maxCachedWorkflows: number | 'from the memory budget';
 }
 
 export interface ScaleOptions {
@@ -228,7 +229,7 @@ export async function runScale(opts: ScaleOptions): Promise<ScaleResult> {
         serverRssMiB: round((b.serverRssMiB - a.serverRssMiB) / k, 1),
         startSeconds: round(b.asleepMs / 1000 / k, 2),
       },
-      maxCachedWorkflows: opts.tuning.maxCachedWorkflows ?? 'sdk default',
+      maxCachedWorkflows: opts.tuning.maxCachedWorkflows ?? 'from the memory budget',
     };
   } finally {
     await stack.close(opts.log);
