@@ -91,9 +91,12 @@ beforeEach(async () => {
 });
 
 let doses = 0;
-/** A pending notification for the seeded patient on `channel`, as planDoseReminder writes it. */
+/**
+ * A pending notification for the seeded patient on `channel`, as planDoseReminder writes it, for a
+ * dose a few seconds ago (a reminder past its dose's window is not retried: dead-letter-stale-doses).
+ */
 async function pendingNotification(channel: 'email' | 'push' | 'in_app'): Promise<string> {
-  const doseAt = new Date(Date.UTC(2026, 0, 1, 8, doses++));
+  const doseAt = new Date(Math.floor(Date.now() / 1000) * 1000 - ++doses * 1000);
   const dedupeKey = doseDedupeKey(seeded.medication.id, doseAt, seeded.patient.id, channel);
   await db.prisma.notificationLog.create({
     data: {

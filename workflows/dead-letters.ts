@@ -52,9 +52,10 @@ export async function retryDeadLetterWorkflow(input: RetryDeadLetterInput): Prom
     plan.action === 'none' &&
     (plan.reason === 'not_a_notification' ||
       plan.reason === 'notification_missing' ||
-      plan.reason === 'document_missing')
+      plan.reason === 'document_missing' ||
+      plan.reason === 'dose_reminder_stale')
   ) {
-    // Nothing left to re-run: back to open, untouched.
+    // Nothing left to re-run (or nothing that may still be sent): back to open, untouched.
     outcome = { status: 'failed', error: `Cannot retry: ${plan.reason}`, errorType: 'NotRetryable' };
   } else if (plan.action === 'none') {
     outcome = { status: 'nothing_to_deliver', reason: plan.reason };

@@ -9,10 +9,12 @@
  * POST /v1/dead-letters/{id}/discard                          200: closed without delivery
  *
  * Retry and discard act only on an `open` dead letter (409 otherwise), with a conditional update,
- * so two operators clicking at once start one retry.
+ * so two operators clicking at once start one retry. A dose reminder or follow-up whose dose is
+ * closed or past its window is not retried (409): it can only be discarded.
  */
 import { createRoute, z } from '@hono/zod-openapi';
 import type { DeadLetter } from '../../shared/db.ts';
+import { staleDoseReminder } from '../../activities/dead-letters.ts';
 import { documentIdOfDeadLetter } from '../../shared/ids.ts';
 import { TASK_QUEUES } from '../../shared/task-queues.ts';
 import { requireOperator } from '../auth.ts';
@@ -264,6 +266,19 @@ export function deadLetterRoutes({ prisma, temporal }: ApiDeps): Router {
         'not-retryable',
         'Not retryable here',
         `Dead letter ${row.id} (${row.kind}) names no notification or document to re-run; discard it`,
+      );
+    }
+    const log =
+      documentId || !row.dedupeKey
+        ? null
+        : await prisma.notificationLog.findUnique({ where: { dedupeKey: row.dedupeKey } });
+    const stale = log ? await staleDoseReminder(prisma, log) : null;
+    if (stale) {
+      throw new ProblemError(
+        409,
+        'dose-reminder-stale',
+        'Reminder no longer valid',
+        `Dead letter ${row.id} is a ${log!.kind} for a dose that may no longer be reminded: ${stale}. Discard it`,
       );
     }
     const workflowId = `dead-letter-retry:${row.id}:${row.retryCount + 1}`;
