@@ -359,7 +359,8 @@ export function createMedicationReminderActivities(prisma: PrismaClient) {
      */
     async saveMedicationProjection(p: MedicationProjection): Promise<{ applied: boolean }> {
       const { count } = await prisma.medication.updateMany({
-        where: { id: p.medicationId, stateRevision: { lt: p.revision } },
+        // A deletion recorded by the API is final: no late write of the workflow brings it back.
+        where: { id: p.medicationId, stateRevision: { lt: p.revision }, status: { not: 'cancelled' } },
         data: {
           stateRevision: p.revision,
           scheduleGeneration: p.generation,

@@ -11,16 +11,20 @@ import type { ContentfulStatusCode } from 'hono/utils/http-status';
 import type { Medication, PrismaClient } from '../../shared/db.ts';
 import { medicationWorkflowId } from '../../shared/ids.ts';
 import { dayStart } from '../../shared/local-days.ts';
-import { nextDoseAfter, scheduleType, WEEKDAYS, type MedicationSchedule } from '../../shared/schedule.ts';
+import {
+  nextDoseAfter,
+  scheduleType,
+  upcomingDoses,
+  WEEKDAYS,
+  type MedicationSchedule,
+} from '../../shared/schedule.ts';
 import {
   acknowledgeDoseUpdate,
   changeScheduleUpdate,
   logAsNeededDoseUpdate,
-  medicationStatusQuery,
   pauseUpdate,
   resumeUpdate,
-  upcomingDosesQuery,
-  type MedicationReminderStatus,
+  type OpenDoseView,
   type UpdateRejection,
 } from '../../workflows/medication-messages.ts';
 import { authorize } from '../access.ts';
@@ -299,43 +303,39 @@ function resolveSchedule(body: ScheduleBody, patientTimezone: string): Medicatio
 }
 
 /**
- * The last scheduled dose as recorded, for a medication whose workflow cannot be asked any more
- * (cancelled or completed): the workflow's `lastDoseAt` is the latest dose it reminded, and each of
- * those has its dose event.
+ * The medication as reads see it: the row and the workflow's projection in it (status, next and
+ * last dose, open doses), written by the workflow after every change. Upcoming doses are a pure
+ * function of the schedule. No request waits for Temporal, and reads keep answering while it is
+ * unavailable.
  */
-async function lastRecordedDoseAt(prisma: PrismaClient, medicationId: string): Promise<Date | null> {
-  const last = await prisma.doseEvent.findFirst({
-    where: { medicationId, source: 'schedule' },
-    orderBy: { scheduledAt: 'desc' },
-    select: { scheduledAt: true },
-  });
-  return last?.scheduledAt ?? null;
-}
-
-function present(
-  medication: Medication,
-  live: { status: MedicationReminderStatus; upcoming: string[] } | null,
-  recordedLastDoseAt: Date | null = null,
-): z.infer<typeof MedicationSchema> {
+function present(medication: Medication): z.infer<typeof MedicationSchema> {
+  const schedule = medication.schedule as unknown as MedicationSchedule;
   return {
     id: medication.id,
     careCircleId: medication.careCircleId,
     patientId: medication.patientId,
     name: medication.name,
     dosage: medication.dosage,
-    schedule: medication.schedule as unknown as MedicationSchedule,
+    schedule,
     status: medication.status,
     workflowId: medication.workflowId,
     escalationWindowMinutes: medication.escalationWindowMinutes,
     pillCount: medication.pillCount,
     pillsPerDose: medication.pillsPerDose,
     refillThresholdDays: medication.refillThresholdDays,
-    nextDoseAt: live?.status.nextDoseAt ?? null,
-    upcomingDoses: live?.upcoming ?? [],
-    openDoses: live?.status.openDoses ?? [],
-    lastDoseAt: live?.status.lastDoseAt ?? recordedLastDoseAt?.toISOString() ?? null,
+    nextDoseAt: medication.status === 'active' ? (medication.nextDoseAt?.toISOString() ?? null) : null,
+    upcomingDoses: upcomingOf(medication, schedule),
+    openDoses: medication.status === 'active' ? (medication.openDoses as unknown as OpenDoseView[]) : [],
+    lastDoseAt: medication.lastDoseAt?.toISOString() ?? null,
     createdAt: medication.createdAt.toISOString(),
   };
+}
+
+/** The next doses from the projection's next dose on (or from now, before the workflow wrote one). */
+function upcomingOf(medication: Medication, schedule: MedicationSchedule): string[] {
+  if (medication.status !== 'active') return [];
+  const from = medication.nextDoseAt ? medication.nextDoseAt.getTime() - 1 : Date.now();
+  return upcomingDoses(schedule, from, UPCOMING).map((d) => d.toISOString());
 }
 
 async function loadMedication(prisma: PrismaClient, id: string): Promise<Medication> {
@@ -386,21 +386,6 @@ export function medicationRoutes({ prisma, temporal, taskQueue }: ApiDeps): Rout
     return { medication, member };
   }
 
-  async function live(medication: Medication) {
-    if (medication.status !== 'active' && medication.status !== 'paused') return null;
-    try {
-      const handle = handleOf(medication);
-      const [status, upcoming] = await Promise.all([
-        handle.query(medicationStatusQuery),
-        handle.query(upcomingDosesQuery, { fromMs: Date.now(), count: UPCOMING }),
-      ]);
-      return { status, upcoming };
-    } catch {
-      // The workflow's view is a nicety here; the medication itself is still worth returning.
-      return null;
-    }
-  }
-
   async function runUpdate<T>(medication: Medication, run: (handle: WorkflowHandle) => Promise<T>): Promise<T> {
     try {
       return await run(handleOf(medication));
@@ -409,14 +394,8 @@ export function medicationRoutes({ prisma, temporal, taskQueue }: ApiDeps): Rout
     }
   }
 
-  /** The medication with the workflow's live view, or what was recorded when there is none. */
-  async function presentNow(medication: Medication) {
-    const now = await live(medication);
-    return present(medication, now, now ? null : await lastRecordedDoseAt(prisma, medication.id));
-  }
-
-  /** The medication as it is now, with the workflow's live view. */
-  const view = async (id: string) => presentNow(await loadMedication(prisma, id));
+  /** The medication as it is now (after an Update, the workflow has written its projection). */
+  const view = async (id: string) => present(await loadMedication(prisma, id));
 
   /**
    * Nothing half-done: a medication whose workflow did not start must not exist. A start that
@@ -467,6 +446,8 @@ export function medicationRoutes({ prisma, temporal, taskQueue }: ApiDeps): Rout
         workflowId,
         // Until Temporal confirms the start; the reconciliation leaves such a row to us.
         workflowSync: 'starting',
+        // What reads show until the workflow writes its first projection (revision 0 yields to it).
+        nextDoseAt: nextDose,
         followPatientTimezone: body.schedule.timezone === undefined,
         ...(body.escalationWindowMinutes !== undefined
           ? { escalationWindowMinutes: body.escalationWindowMinutes }
@@ -515,7 +496,7 @@ export function medicationRoutes({ prisma, temporal, taskQueue }: ApiDeps): Rout
   app.openapi(getMedication, async (c) => {
     const { id } = c.req.valid('param');
     const { medication } = await authorized(c, id, 'view');
-    return c.json(await presentNow(medication), 200);
+    return c.json(present(medication), 200);
   });
 
   app.openapi(patchMedication, async (c) => {
@@ -679,7 +660,7 @@ export function medicationRoutes({ prisma, temporal, taskQueue }: ApiDeps): Rout
       data: { workflowSync: null },
     });
     const cancelled = await loadMedication(prisma, medication.id);
-    return c.json(present(cancelled, null, await lastRecordedDoseAt(prisma, medication.id)), 200);
+    return c.json(present(cancelled), 200);
   });
 
   return app;
