@@ -9,12 +9,15 @@ import {
   WorkflowIdConflictPolicy,
   WorkflowIdReusePolicy,
   WorkflowNotFoundError,
+  WorkflowUpdateFailedError,
+  WorkflowUpdateRPCTimeoutOrCancelledError,
   type Client,
   type WorkflowStartOptions,
 } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
 import { DateTime } from 'luxon';
 import { config } from '../shared/config.ts';
+import { scheduleDrift } from '../shared/metrics.ts';
 import type { Channel, Medication, PrismaClient } from '../shared/db.ts';
 import { scheduleType, type MedicationSchedule } from '../shared/schedule.ts';
 import { CareCircleId, MedicationId, PatientId, ScheduleStatus } from '../shared/search-attributes.ts';
@@ -52,6 +55,11 @@ export interface Reconciler {
    * reconciliation, before the first page. Returns the workflow ids it settled.
    */
   settle?(temporal: Client): Promise<string[]>;
+  /**
+   * For a record whose workflow is running: whether the database still agrees with the workflow,
+   * repairing it in favour of the workflow when it does not. True when it had drifted.
+   */
+  repairDrift?(temporal: Client, target: ReconcileTarget): Promise<boolean>;
 }
 
 /** What starts a medication's workflow: the API when it is created, the reconciliation if it is missing. */
@@ -105,6 +113,85 @@ async function cancelIfPresent(temporal: Client, workflowId: string): Promise<vo
   }
 }
 
+/** What the reconciliation compares: the workflow's status query against the row's projection. */
+interface ScheduleView {
+  state: string;
+  nextDoseAt: string | null;
+  lastDoseAt: string | null;
+  escalationWindowMinutes: number;
+  schedule: unknown;
+}
+
+/** Keys sorted, so that two JSON documents with the same content compare equal. */
+function canonical(value: unknown): string {
+  return JSON.stringify(value, (_key, v: unknown) =>
+    v && typeof v === 'object' && !Array.isArray(v)
+      ? Object.fromEntries(Object.entries(v as Record<string, unknown>).sort(([a], [b]) => a.localeCompare(b)))
+      : v,
+  );
+}
+
+function differences(row: Medication, wf: ScheduleView): string[] {
+  const diff: string[] = [];
+  if (row.status !== wf.state) diff.push(`status ${row.status} ≠ ${wf.state}`);
+  if (canonical(row.schedule) !== canonical(wf.schedule)) diff.push('schedule');
+  if (row.escalationWindowMinutes !== wf.escalationWindowMinutes) diff.push('escalationWindowMinutes');
+  const at = (d: Date | null) => d?.toISOString() ?? null;
+  if (wf.state === 'active' && at(row.nextDoseAt) !== wf.nextDoseAt) diff.push('nextDoseAt');
+  if (at(row.lastDoseAt) !== wf.lastDoseAt) diff.push('lastDoseAt');
+  return diff;
+}
+
+/** A write of the projection may be on its way: a difference must outlast it to count as drift. */
+const DRIFT_SETTLE_MS = 2_000;
+const QUERY_DEADLINE_MS = 3_000;
+
+async function medicationDrift(prisma: PrismaClient, temporal: Client, target: ReconcileTarget): Promise<boolean> {
+  const handle = temporal.workflow.getHandle(target.workflowId);
+  const compare = async () => {
+    const [row, wf] = await Promise.all([
+      prisma.medication.findUnique({ where: { id: target.id } }),
+      // A workflow no worker serves right now cannot answer: that is not drift, check it next time.
+      temporal
+        .withDeadline(Date.now() + QUERY_DEADLINE_MS, () => handle.query<ScheduleView>('status'))
+        .catch(() => null),
+    ]);
+    if (!wf) return null;
+    return row && (row.status === 'active' || row.status === 'paused') ? { row, wf, diff: differences(row, wf) } : null;
+  };
+  const first = await compare();
+  if (!first || first.diff.length === 0) return false;
+  await new Promise((resolve) => setTimeout(resolve, DRIFT_SETTLE_MS));
+  const again = await compare();
+  if (!again || again.diff.length === 0) return false;
+  scheduleDrift.inc({ kind: 'medication' });
+  Context.current().log.warn('Medication row drifted from its workflow; repairing from the workflow', {
+    medicationId: target.id,
+    workflowId: target.workflowId,
+    differences: again.diff.join(', '),
+  });
+  try {
+    // The workflow writes its state again under a newer revision.
+    await handle.executeUpdate('resyncProjection');
+  } catch (err) {
+    if (!(err instanceof WorkflowUpdateFailedError) && !(err instanceof WorkflowUpdateRPCTimeoutOrCancelledError)) {
+      throw err;
+    }
+    // A workflow of the previous version has no such Update: copy what it says.
+    await prisma.medication.updateMany({
+      where: { id: target.id, status: { in: ['active', 'paused'] } },
+      data: {
+        status: again.wf.state === 'paused' ? 'paused' : 'active',
+        schedule: again.wf.schedule as object,
+        escalationWindowMinutes: again.wf.escalationWindowMinutes,
+        nextDoseAt: again.wf.nextDoseAt ? new Date(again.wf.nextDoseAt) : null,
+        lastDoseAt: again.wf.lastDoseAt ? new Date(again.wf.lastDoseAt) : null,
+      },
+    });
+  }
+  return true;
+}
+
 export function medicationReconciler(
   prisma: PrismaClient,
   taskQueue: string,
@@ -122,6 +209,8 @@ export function medicationReconciler(
       });
       return medications.map((m) => medicationWorkflowStart(m, taskQueue));
     },
+
+    repairDrift: (temporal, target) => medicationDrift(prisma, temporal, target),
 
     async stillActive(id) {
       const m = await prisma.medication.findUnique({ where: { id }, select: { status: true, workflowSync: true } });
@@ -293,11 +382,13 @@ export function createMaintenanceActivities(deps: MaintenanceDeps) {
      * Checks a page of active records of one kind and starts the workflow of each one whose
      * workflow is missing or closed. Returns the workflow ids it started.
      */
-    async reconcilePage(input: {
-      reconciler: string;
-      cursor: string | null;
-      pageSize: number;
-    }): Promise<{ checked: number; restarted: string[]; settled: string[]; nextCursor: string | null }> {
+    async reconcilePage(input: { reconciler: string; cursor: string | null; pageSize: number }): Promise<{
+      checked: number;
+      restarted: string[];
+      settled: string[];
+      drifted: string[];
+      nextCursor: string | null;
+    }> {
       const reconciler = reconcilers[input.reconciler];
       if (!reconciler) throw ApplicationFailure.nonRetryable(`No reconciler ${input.reconciler}`, 'ValidationError');
       const temporal = deps.temporal;
@@ -305,6 +396,7 @@ export function createMaintenanceActivities(deps: MaintenanceDeps) {
       const settled = input.cursor === null && reconciler.settle ? await reconciler.settle(temporal) : [];
       const targets = await reconciler.listActive(input.cursor, input.pageSize);
       const restarted: string[] = [];
+      const drifted: string[] = [];
       for (const target of targets) {
         Context.current().heartbeat(target.id);
         let running = false;
@@ -314,7 +406,12 @@ export function createMaintenanceActivities(deps: MaintenanceDeps) {
         } catch (err) {
           if (!(err instanceof WorkflowNotFoundError)) throw err;
         }
-        if (running) continue;
+        if (running) {
+          if (reconciler.repairDrift && (await reconciler.repairDrift(temporal, target))) {
+            drifted.push(target.workflowId);
+          }
+          continue;
+        }
         try {
           await temporal.workflow.start(target.workflowType, {
             workflowId: target.workflowId,
@@ -341,6 +438,7 @@ export function createMaintenanceActivities(deps: MaintenanceDeps) {
         checked: targets.length,
         restarted,
         settled,
+        drifted,
         nextCursor: targets.length === input.pageSize ? targets[targets.length - 1]!.id : null,
       };
     },

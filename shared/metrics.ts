@@ -34,6 +34,14 @@ export const activityExecutions = new Counter({
   registers,
 });
 
+/** Rows found out of step with their workflow by the reconciliation, and repaired from it. */
+export const scheduleDrift = new Counter({
+  name: 'carecircle_schedule_drift_total',
+  help: 'Schedules whose database row disagreed with their workflow (repaired in favour of the workflow)',
+  labelNames: ['kind'] as const,
+  registers,
+});
+
 export const activityDuration = new Histogram({
   name: 'carecircle_activity_duration_seconds',
   help: 'Run time of one activity attempt',

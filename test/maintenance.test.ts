@@ -10,11 +10,13 @@ import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import type { Worker } from '@temporalio/worker';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createActivities, medicationReconciler } from '../activities/index.ts';
+import { medicationWorkflowStart } from '../activities/maintenance.ts';
+import { scheduleDrift } from '../shared/metrics.ts';
 import { OutboxEmailSender, OutboxPushSender } from '../providers/dev-outbox.ts';
 import { loadConfig } from '../shared/config.ts';
 import { TASK_QUEUES, taskQueueSettings } from '../shared/task-queues.ts';
 import type { DailyDigestResult, ReconcileResult } from '../workflows/index.ts';
-import { buildWorkers } from '../workers/build.ts';
+import { buildWorker, buildWorkers } from '../workers/build.ts';
 import { ensureSchedules, SCHEDULE_IDS } from '../workers/schedules.ts';
 import { createTestDatabase, seedPatientWithMedication, type TestDatabase } from './helpers/database.ts';
 import { createLocalEnv } from './helpers/temporal-env.ts';
@@ -95,14 +97,14 @@ describe('reconciliation', () => {
         args: [{}],
       });
 
-    expect(await run()).toEqual({ checked: 1, restarted: [medication.workflowId] });
+    expect(await run()).toEqual({ checked: 1, restarted: [medication.workflowId], drifted: [] });
     const handle = env.client.workflow.getHandle(medication.workflowId);
     const started = await handle.describe();
     expect(started).toMatchObject({ type: 'medicationReminderWorkflow', taskQueue: PARKED_QUEUE });
     expect(started.status.name).toBe('RUNNING');
 
-    // Running: left alone.
-    expect(await run()).toEqual({ checked: 1, restarted: [] });
+    // Running: left alone (its worker is away, so it cannot be compared either).
+    expect(await run()).toEqual({ checked: 1, restarted: [], drifted: [] });
 
     // Closed (terminated by hand): started again.
     await handle.terminate('test');
@@ -130,6 +132,57 @@ describe('reconciliation', () => {
       },
     );
     expect(result.restarted).not.toContain(medication.workflowId);
+  });
+});
+
+describe('drift between a schedule and its row', () => {
+  it('is found, counted and repaired in favour of the workflow', async () => {
+    const queue = 'drift-medications';
+    const worker = await buildWorker({
+      connection: env.nativeConnection,
+      namespace: 'default',
+      settings: { ...taskQueueSettings(loadConfig({})).medication, name: queue },
+      activities: createActivities({
+        prisma: db.prisma,
+        push: new OutboxPushSender(db.prisma),
+        email: new OutboxEmailSender(db.prisma),
+      }),
+    });
+    await worker.runUntil(async () => {
+      const { medication } = await seedPatientWithMedication(db.prisma);
+      const start = medicationWorkflowStart(medication, queue);
+      const handle = await env.client.workflow.start('medicationReminderWorkflow', {
+        taskQueue: queue,
+        workflowId: start.workflowId,
+        args: start.args,
+      });
+      const written = async () => db.prisma.medication.findUniqueOrThrow({ where: { id: medication.id } });
+      await expect.poll(async () => (await written()).stateRevision, { timeout: 20_000 }).toBeGreaterThan(0);
+      const before = await written();
+      // What a lost or reordered write would leave: the row says paused, the schedule runs.
+      await db.prisma.medication.update({ where: { id: medication.id }, data: { status: 'paused', nextDoseAt: null } });
+      const drifts = async () =>
+        (await scheduleDrift.get()).values.find((v) => v.labels.kind === 'medication')?.value ?? 0;
+      const counted = await drifts();
+
+      const result = await env.client.workflow.execute<(input: object) => Promise<ReconcileResult>>(
+        'reconcileWorkflowsWorkflow',
+        { taskQueue: TASK_QUEUES.maintenance, workflowId: `reconcile-drift-${Math.random()}`, args: [{}] },
+      );
+      expect(result.drifted).toEqual([start.workflowId]);
+      const repaired = await written();
+      expect(repaired).toMatchObject({ status: 'active', nextDoseAt: before.nextDoseAt });
+      expect(repaired.stateRevision).toBeGreaterThan(before.stateRevision);
+      expect(await drifts()).toBe(counted + 1);
+
+      // In step again: nothing to repair.
+      const again = await env.client.workflow.execute<(input: object) => Promise<ReconcileResult>>(
+        'reconcileWorkflowsWorkflow',
+        { taskQueue: TASK_QUEUES.maintenance, workflowId: `reconcile-drift-${Math.random()}`, args: [{}] },
+      );
+      expect(again.drifted).toEqual([]);
+      await handle.terminate('test done');
+    });
   });
 });
 

@@ -71,20 +71,24 @@ export async function dailyDigestWorkflow(input: DailyDigestInput): Promise<Dail
 export interface ReconcileResult {
   checked: number;
   restarted: string[];
+  /** Running workflows whose database row had drifted from them, repaired from the workflow. */
+  drifted: string[];
 }
 
 export async function reconcileWorkflowsWorkflow(input: { pageSize?: number } = {}): Promise<ReconcileResult> {
-  const result: ReconcileResult = { checked: 0, restarted: [] };
+  const result: ReconcileResult = { checked: 0, restarted: [], drifted: [] };
   for (const reconciler of await bookkeeping.listReconcilers()) {
     let cursor: string | null = null;
     do {
-      const page: { checked: number; restarted: string[]; nextCursor: string | null } = await pages.reconcilePage({
-        reconciler,
-        cursor,
-        pageSize: input.pageSize ?? 200,
-      });
+      const page: { checked: number; restarted: string[]; drifted?: string[]; nextCursor: string | null } =
+        await pages.reconcilePage({
+          reconciler,
+          cursor,
+          pageSize: input.pageSize ?? 200,
+        });
       result.checked += page.checked;
       result.restarted.push(...page.restarted);
+      result.drifted.push(...(page.drifted ?? []));
       cursor = page.nextCursor;
     } while (cursor);
   }

@@ -70,6 +70,11 @@ export const changeScheduleUpdate = defineUpdate<MedicationReminderStatus, [Sche
 export const changeTimezoneUpdate = defineUpdate<MedicationReminderStatus, [{ timezone: string }]>('changeTimezone');
 export const pauseUpdate = defineUpdate<MedicationReminderStatus>('pause');
 export const resumeUpdate = defineUpdate<MedicationReminderStatus>('resume');
+/**
+ * Writes the workflow's state to PostgreSQL again, as a newer revision: how the reconciliation
+ * repairs a row that drifted from its workflow (the workflow's state wins).
+ */
+export const resyncProjectionUpdate = defineUpdate<MedicationReminderStatus>('resyncProjection');
 
 export const MAX_SNOOZE_MINUTES = 240;
 export const MAX_SNOOZES_PER_DOSE = 3;

@@ -64,6 +64,7 @@ import {
   medicationStatusQuery,
   pauseUpdate,
   resumeUpdate,
+  resyncProjectionUpdate,
   upcomingDosesQuery,
   type AcknowledgeDoseResult,
   type DoseState,
@@ -366,6 +367,11 @@ class MedicationScheduleWorkflow {
       }),
       changeable,
     );
+    setHandler(resyncProjectionUpdate, async () => {
+      s.touch();
+      await this.written();
+      return this.status();
+    });
     setHandler(
       resumeUpdate,
       change(() => {
