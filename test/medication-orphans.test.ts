@@ -197,6 +197,13 @@ describe('a create whose start timed out', () => {
     const row = await db.prisma.medication.findFirstOrThrow({ where: { name: 'Timed out twice' } });
     expect(row).toMatchObject({ status: 'cancelled', workflowSync: 'starting' });
     expect(await cancelRequested(row.workflowId)).toBe(false);
+    // The caller was told nothing was created: nothing shows.
+    expect((await alice.get(`/v1/medications/${row.id}`)).status).toBe(404);
+    const list = (await (await alice.get(`/v1/medications?careCircleId=${circleId}`)).json()) as {
+      items: { id: string }[];
+    };
+    expect(list.items.map((m) => m.id)).not.toContain(row.id);
+    expect(list.items.length).toBeGreaterThan(0);
 
     // Within the grace a create may take, the reconciliation leaves it to the API.
     const early = await reconcile(medicationReconciler(db.prisma, PARKED));

@@ -8,7 +8,7 @@ import { createRoute, z } from '@hono/zod-openapi';
 import { WorkflowNotFoundError, WorkflowUpdateFailedError, type WorkflowHandle } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
 import type { ContentfulStatusCode } from 'hono/utils/http-status';
-import type { Medication, PrismaClient } from '../../shared/db.ts';
+import type { Medication, Prisma, PrismaClient } from '../../shared/db.ts';
 import { medicationWorkflowId } from '../../shared/ids.ts';
 import { dayStart } from '../../shared/local-days.ts';
 import {
@@ -338,8 +338,16 @@ function upcomingOf(medication: Medication, schedule: MedicationSchedule): strin
   return upcomingDoses(schedule, from, UPCOMING).map((d) => d.toISOString());
 }
 
+/**
+ * Not a create the API gave up on: its caller was told nothing was created, and the row stays
+ * only until the reconciliation has made sure its workflow is gone (activities/maintenance.ts).
+ */
+const notAbandoned = {
+  OR: [{ workflowSync: null }, { workflowSync: 'cancelling' }, { status: { not: 'cancelled' } }],
+} satisfies Prisma.MedicationWhereInput;
+
 async function loadMedication(prisma: PrismaClient, id: string): Promise<Medication> {
-  const medication = isUuid(id) ? await prisma.medication.findUnique({ where: { id } }) : null;
+  const medication = isUuid(id) ? await prisma.medication.findFirst({ where: { id, ...notAbandoned } }) : null;
   if (!medication) throw notFound('Medication', id);
   return medication;
 }
@@ -472,7 +480,7 @@ export function medicationRoutes({ prisma, temporal, taskQueue }: ApiDeps): Rout
     await authorize(c, prisma, careCircleId, 'view');
     const paging = pageWindow('createdAt', 'desc', { limit, cursor });
     const rows = await prisma.medication.findMany({
-      where: { careCircleId, ...paging.where },
+      where: { careCircleId, AND: [notAbandoned, paging.where] },
       orderBy: paging.orderBy,
       take: paging.take,
     });
