@@ -6,7 +6,9 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
 
-export const projectRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+// The sources run from <root>/shared, the build (`npm run build`) from <root>/dist/shared.
+const compiled = import.meta.url.endsWith('.js');
+export const projectRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), compiled ? '../..' : '..');
 
 const optionalString = z
   .string()

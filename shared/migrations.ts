@@ -12,7 +12,6 @@ import { existsSync } from 'node:fs';
 import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import { PrismaPg } from '@prisma/adapter-pg';
 import {
@@ -26,8 +25,8 @@ import {
   type Transaction,
 } from '@prisma/driver-adapter-utils';
 import type { MigrationList, SchemaEngine, SchemaFilter } from '@prisma/schema-engine-wasm';
+import { projectRoot } from './config.ts';
 
-const projectRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 export const defaultSchemaPath = path.join(projectRoot, 'prisma', 'schema.prisma');
 export const defaultMigrationsDir = path.join(projectRoot, 'prisma', 'migrations');
 

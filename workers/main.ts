@@ -10,7 +10,7 @@ import { createProviders } from '../providers/index.ts';
 import { config, requireDatabaseUrl } from '../shared/config.ts';
 import { createPrisma } from '../shared/db.ts';
 import { taskQueueSettings } from '../shared/task-queues.ts';
-import { buildWorkers, selectedWorkloads } from './build.ts';
+import { buildWorkers, prebuiltWorkflowBundle, selectedWorkloads } from './build.ts';
 import { ensureSchedules } from './schedules.ts';
 import { workerInterceptors } from './observability.ts';
 import { runWorkerProcess } from './process.ts';
@@ -25,6 +25,7 @@ await runWorkerProcess({
     const workloads = selectedWorkloads(cfg.WORKER_QUEUES);
     // The reconciliation (maintenance queue) starts workflows, so activities get a client too.
     const temporal = new Client({ connection, namespace: cfg.TEMPORAL_NAMESPACE });
+    const workflowBundle = prebuiltWorkflowBundle();
     const workers = await buildWorkers({
       connection,
       namespace: cfg.TEMPORAL_NAMESPACE,
@@ -43,6 +44,7 @@ await runWorkerProcess({
       shutdownGraceTime: shutdownGraceMs,
       interceptors: workerInterceptors(),
       memoryBudgetMb: cfg.WORKER_MEMORY_BUDGET_MB,
+      ...(workflowBundle ? { workflowBundle } : {}),
       ...(cfg.WORKER_MAX_CACHED_WORKFLOWS !== undefined ? { maxCachedWorkflows: cfg.WORKER_MAX_CACHED_WORKFLOWS } : {}),
     });
     if (workloads.includes('maintenance') && cfg.SCHEDULES_ENABLED) {
