@@ -72,15 +72,24 @@ describe('logger', () => {
     sdk.warn('No workflows registered, not polling for workflow tasks', { taskQueue: 'q' }); // by design
     sdk.info('No Nexus services registered, not polling for Nexus tasks', { taskQueue: 'q' }); // routine
     sdk.info('Connection to the server restored', { sdkComponent: 'worker', taskQueue: 'q' });
+    // Housekeeping that went fine: debug; the same line for real work stays.
+    sdk.info('activity attempt completed', { taskQueue: 'maintenance', activityType: 'reconcilePage' });
+    sdk.warn('activity attempt failed', { taskQueue: 'maintenance', activityType: 'reconcilePage', willRetry: true });
+    sdk.info('activity attempt completed', { taskQueue: 'medication-reminders', activityType: 'sendDose' });
     sdk.debug('Activity completed', { durationMs: 3 }); // below info: dropped
     sdk.warn('Activity failed', { error: new Error('x'), durationMs: 3 }); // the SDK's copy of ours: demoted
     sdk.error('Workflow task failed', {
       error: ApplicationFailure.create({ message: 'cannot reach bob@example.org', type: 'Boom' }),
     });
     const lines = out.json();
-    expect(lines.map((l) => l.msg)).toEqual(['Connection to the server restored', 'Workflow task failed']);
+    expect(lines.map((l) => [l.msg, l.taskQueue])).toEqual([
+      ['Connection to the server restored', 'q'],
+      ['activity attempt failed', 'maintenance'],
+      ['activity attempt completed', 'medication-reminders'],
+      ['Workflow task failed', undefined],
+    ]);
     expect(lines[0]).toMatchObject({ level: 30, sdkComponent: 'worker', taskQueue: 'q' });
-    expect(lines[1]).toMatchObject({
+    expect(lines[3]).toMatchObject({
       level: 50,
       err: { type: 'ApplicationFailure', message: 'cannot reach [email]' },
     });

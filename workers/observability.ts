@@ -33,6 +33,7 @@ import {
   activityExecutions,
   activityScheduleToStart,
 } from '../shared/metrics.ts';
+import { TASK_QUEUES } from '../shared/task-queues.ts';
 
 export const workflowInterceptorsPath = fileURLToPath(
   new URL('../workflows/observability-interceptors.ts', import.meta.url),
@@ -157,13 +158,28 @@ const SDK_ROUTINE_MESSAGES = new Set([
   'No Nexus services registered, not polling for Nexus tasks',
 ]);
 
+/**
+ * Our own lifecycle lines for work that went fine. On the maintenance queue (digest,
+ * reconciliation and clean-up, started by Temporal Schedules every few minutes) that is
+ * housekeeping nobody acts on, so debug; its failures and retries keep their levels.
+ */
+const SUCCESS_LINES = new Set([
+  'workflow run started',
+  'workflow run completed',
+  'activity attempt started',
+  'activity attempt completed',
+]);
+const isRoutine = (message: string, meta?: LogMetadata) =>
+  SDK_LIFECYCLE_MESSAGES.has(message) ||
+  SDK_ROUTINE_MESSAGES.has(message) ||
+  (SUCCESS_LINES.has(message) && meta?.taskQueue === TASK_QUEUES.maintenance);
+
 /** Temporal's Logger interface on top of pino: SDK, workflow, activity and (forwarded) core logs. */
 export function temporalLogger(logger: Logger): TemporalLogger {
   const emit = (level: LogLevel, message: string, meta?: LogMetadata) => {
-    const pinoLevel =
-      SDK_LIFECYCLE_MESSAGES.has(message) || SDK_ROUTINE_MESSAGES.has(message)
-        ? 'debug'
-        : (level.toLowerCase() as 'trace' | 'debug' | 'info' | 'warn' | 'error');
+    const pinoLevel = isRoutine(message, meta)
+      ? 'debug'
+      : (level.toLowerCase() as 'trace' | 'debug' | 'info' | 'warn' | 'error');
     // pino serialises `err` (type, message, stack); the SDK calls it `error`.
     const { error, ...rest } = meta ?? {};
     logger[pinoLevel](error === undefined ? rest : { ...rest, err: error }, message);
