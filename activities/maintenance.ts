@@ -262,6 +262,11 @@ export function medicationReconciler(
             await prisma.medication.deleteMany({ where: { id: m.id, workflowSync: 'starting' } });
           }
         }
+        Context.current().log.info('Settled a medication workflow the API could not confirm', {
+          medicationId: m.id,
+          workflowId: m.workflowId,
+          was: `${m.status}, ${m.workflowSync}`,
+        });
         settled.push(m.workflowId);
       }
       return settled;

@@ -97,14 +97,14 @@ describe('reconciliation', () => {
         args: [{}],
       });
 
-    expect(await run()).toEqual({ checked: 1, restarted: [medication.workflowId], drifted: [] });
+    expect(await run()).toEqual({ checked: 1, restarted: [medication.workflowId], drifted: [], settled: [] });
     const handle = env.client.workflow.getHandle(medication.workflowId);
     const started = await handle.describe();
     expect(started).toMatchObject({ type: 'medicationReminderWorkflow', taskQueue: PARKED_QUEUE });
     expect(started.status.name).toBe('RUNNING');
 
     // Running: left alone (its worker is away, so it cannot be compared either).
-    expect(await run()).toEqual({ checked: 1, restarted: [], drifted: [] });
+    expect(await run()).toEqual({ checked: 1, restarted: [], drifted: [], settled: [] });
 
     // Closed (terminated by hand): started again.
     await handle.terminate('test');

@@ -73,22 +73,30 @@ export interface ReconcileResult {
   restarted: string[];
   /** Running workflows whose database row had drifted from them, repaired from the workflow. */
   drifted: string[];
+  /** Workflow starts and cancels the API could not confirm, finished here. */
+  settled: string[];
 }
 
 export async function reconcileWorkflowsWorkflow(input: { pageSize?: number } = {}): Promise<ReconcileResult> {
-  const result: ReconcileResult = { checked: 0, restarted: [], drifted: [] };
+  const result: ReconcileResult = { checked: 0, restarted: [], drifted: [], settled: [] };
   for (const reconciler of await bookkeeping.listReconcilers()) {
     let cursor: string | null = null;
     do {
-      const page: { checked: number; restarted: string[]; drifted?: string[]; nextCursor: string | null } =
-        await pages.reconcilePage({
-          reconciler,
-          cursor,
-          pageSize: input.pageSize ?? 200,
-        });
+      const page: {
+        checked: number;
+        restarted: string[];
+        drifted?: string[];
+        settled?: string[];
+        nextCursor: string | null;
+      } = await pages.reconcilePage({
+        reconciler,
+        cursor,
+        pageSize: input.pageSize ?? 200,
+      });
       result.checked += page.checked;
       result.restarted.push(...page.restarted);
       result.drifted.push(...(page.drifted ?? []));
+      result.settled.push(...(page.settled ?? []));
       cursor = page.nextCursor;
     } while (cursor);
   }
