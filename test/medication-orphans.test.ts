@@ -179,14 +179,20 @@ describe('DELETE', () => {
 });
 
 describe('a create whose start timed out', () => {
-  it('stops the workflow that did start and removes the row', async () => {
+  it('stops the workflow that did start, hides the row, and the reconciliation removes it', async () => {
     faults.startTimesOutAfterStarting = true;
     const res = await alice.post('/v1/medications', createBody('Timed out'));
     expect(res.status).toBe(503);
-    const started = await db.prisma.medication.findMany({ where: { name: 'Timed out' } });
-    expect(started).toEqual([]);
     expect(await workflowExists(lastStarted)).toBe(true);
     expect(await cancelRequested(lastStarted)).toBe(true);
+    const row = await db.prisma.medication.findUniqueOrThrow({ where: { workflowId: lastStarted } });
+    expect(row).toMatchObject({ status: 'cancelled', workflowSync: 'starting' });
+    expect((await alice.get(`/v1/medications/${row.id}`)).status).toBe(404);
+
+    // A start still in flight could land after the API gave up: the row waits out the grace.
+    expect((await reconcile(medicationReconciler(db.prisma, PARKED))).settled).not.toContain(lastStarted);
+    expect((await reconcile()).settled).toContain(lastStarted);
+    expect(await db.prisma.medication.findUnique({ where: { id: row.id } })).toBeNull();
   });
 
   it('when the cancel fails too, keeps the row cancelled and starting until the reconciliation stops it', async () => {

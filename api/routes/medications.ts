@@ -407,18 +407,18 @@ export function medicationRoutes({ prisma, temporal, taskQueue }: ApiDeps): Rout
 
   /**
    * Nothing half-done: a medication whose workflow did not start must not exist. A start that
-   * failed may still have reached Temporal (a timeout), so the row is only removed once its
-   * workflow is known to be gone; until then it stays cancelled and `starting`, and the
-   * reconciliation finishes the job (activities/maintenance.ts).
+   * failed may still reach Temporal later (a timeout: the request may be in flight), so the row
+   * stays, cancelled, `starting` and hidden from every read, until the reconciliation has made sure
+   * past a grace period that no workflow runs for it and removes it (activities/maintenance.ts).
+   * A workflow that did start is told to stop now.
    */
   async function abandonCreate(medication: Medication): Promise<void> {
     await prisma.medication.update({ where: { id: medication.id }, data: { status: 'cancelled' } });
     try {
       await handleOf(medication).cancel();
-    } catch (err) {
-      if (!(err instanceof WorkflowNotFoundError)) return;
+    } catch {
+      // Not there (yet), or Temporal unreachable: the reconciliation tries again.
     }
-    await prisma.medication.deleteMany({ where: { id: medication.id, workflowSync: 'starting' } });
   }
 
   app.openapi(createMedication, async (c) => {
