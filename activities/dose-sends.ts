@@ -53,26 +53,37 @@ export function createDoseSendActivities(deps: DoseSendDeps) {
   const { prisma, send } = deps;
   const providers = bulkhead(deps.providerConcurrency, Number.MAX_SAFE_INTEGER);
 
-  /** Sleeps until `atMs` in small steps, heartbeating; hands over when the worker stops. */
+  /** Sleeps until `atMs` in small steps, heartbeating; hands over as soon as the worker stops. */
   async function waitForInstant(atMs: number): Promise<void> {
     const ctx = Context.current();
-    for (;;) {
-      const left = atMs - Date.now();
-      if (left <= 0) return;
-      if (deps.draining?.aborted || ctx.cancellationDetails?.workerShutdown) {
-        throw ApplicationFailure.create({
-          type: WORKER_DRAINING,
-          message: 'Worker is stopping: the armed dose moves to another worker',
-          nextRetryDelay: 100,
-        });
+    const { draining } = deps;
+    // Wakes the wait the moment the worker starts to stop, not at the next step.
+    let onDrain = () => {};
+    const drainStarted = new Promise<void>((resolve) => {
+      onDrain = resolve;
+      draining?.addEventListener('abort', onDrain, { once: true });
+    });
+    try {
+      for (;;) {
+        const left = atMs - Date.now();
+        if (left <= 0) return;
+        if (draining?.aborted || ctx.cancellationDetails?.workerShutdown) {
+          throw ApplicationFailure.create({
+            type: WORKER_DRAINING,
+            message: 'Worker is stopping: the armed dose moves to another worker',
+            nextRetryDelay: 100,
+          });
+        }
+        ctx.heartbeat();
+        try {
+          await Promise.race([ctx.sleep(Math.min(left, HEARTBEAT_EVERY_MS)), drainStarted]);
+        } catch (err) {
+          if (err instanceof CancelledFailure && ctx.cancellationDetails?.workerShutdown) continue;
+          throw err;
+        }
       }
-      ctx.heartbeat();
-      try {
-        await ctx.sleep(Math.min(left, HEARTBEAT_EVERY_MS));
-      } catch (err) {
-        if (err instanceof CancelledFailure && ctx.cancellationDetails?.workerShutdown) continue;
-        throw err;
-      }
+    } finally {
+      draining?.removeEventListener('abort', onDrain);
     }
   }
 

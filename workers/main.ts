@@ -1,7 +1,8 @@
 /**
  * Worker process: one Temporal worker per workload it serves (WORKER_QUEUES, built by
- * workers/build.ts), polling until SIGINT/SIGTERM; then it stops polling, lets in-flight activities
- * finish for WORKER_SHUTDOWN_GRACE (past it they are cancelled and retried elsewhere) and exits 0.
+ * workers/build.ts), polling until SIGINT/SIGTERM; then it hands armed doses that wait for their
+ * instant to another worker at once, stops polling, lets other in-flight activities finish for
+ * WORKER_SHUTDOWN_GRACE (past it they are cancelled and retried elsewhere) and exits 0.
  * Metrics, health and readiness on WORKER_METRICS_PORT; the process lifecycle is workers/process.ts.
  */
 import { Client } from '@temporalio/client';
@@ -21,7 +22,7 @@ const prisma = createPrisma(requireDatabaseUrl(cfg));
 await runWorkerProcess({
   name: 'worker',
   cfg,
-  createWorkers: async ({ connection, shutdownGraceMs, logger }) => {
+  createWorkers: async ({ connection, shutdownGraceMs, logger, draining }) => {
     const workloads = selectedWorkloads(cfg.WORKER_QUEUES);
     // The reconciliation (maintenance queue) starts workflows, so activities get a client too.
     const temporal = new Client({ connection, namespace: cfg.TEMPORAL_NAMESPACE });
@@ -35,6 +36,8 @@ await runWorkerProcess({
         prisma,
         ...createProviders(cfg, prisma),
         temporal,
+        // Stopping hands armed doses that wait for their instant to another worker at once.
+        draining,
         reconcilers: {
           medication: medicationReconciler(prisma, cfg.MEDICATION_TASK_QUEUE),
           appointment: appointmentReconciler(prisma),

@@ -3,8 +3,10 @@
  * our logger and SDK metrics, the worker's HTTP endpoint (/metrics, /health, /ready, /status), and
  * graceful shutdown.
  *
- * Shutdown, on SIGTERM or SIGINT: /ready turns 503, the worker stops polling, in-flight activities
- * get the worker's shutdownGraceTime (WORKER_SHUTDOWN_GRACE) to finish; past it the SDK cancels
+ * Shutdown, on SIGTERM or SIGINT: /ready turns 503, `draining` is aborted (armed doses still waiting
+ * for their instant fail at once with a retryable failure and another worker takes them over, see
+ * activities/dose-sends.ts), the worker stops polling, other in-flight activities get the worker's
+ * shutdownGraceTime (WORKER_SHUTDOWN_GRACE) to finish; past it the SDK cancels
  * them, they fail with "worker is shutting down" and Temporal retries them on another worker
  * (resuming from their last heartbeat details). Then the endpoint and the connection close and the
  * process exits 0. An activity that ignores cancellation cannot hold the process forever: after the
@@ -36,6 +38,8 @@ export interface WorkerProcessOptions {
     connection: NativeConnection;
     logger: Logger;
     shutdownGraceMs: number;
+    /** Aborted when shutdown starts: give it to the activities as `draining` (createActivities). */
+    draining: AbortSignal;
   }): Promise<Worker | Worker[]>;
   /** Runs after the worker has stopped (close database pools, ...). */
   onStopped?(): Promise<void>;
@@ -61,9 +65,15 @@ export async function runWorkerProcess(opts: WorkerProcessOptions): Promise<void
 
   const settings = temporalConnectionOptions(cfg);
   const connection = await NativeConnection.connect(settings);
+  const drainingController = new AbortController();
   let workers: Worker[];
   try {
-    const created = await opts.createWorkers({ connection, logger, shutdownGraceMs: cfg.WORKER_SHUTDOWN_GRACE });
+    const created = await opts.createWorkers({
+      connection,
+      logger,
+      shutdownGraceMs: cfg.WORKER_SHUTDOWN_GRACE,
+      draining: drainingController.signal,
+    });
     workers = Array.isArray(created) ? created : [created];
   } catch (err) {
     await connection.close();
@@ -100,6 +110,8 @@ export async function runWorkerProcess(opts: WorkerProcessOptions): Promise<void
       );
       process.exit(0);
     }, cfg.WORKER_SHUTDOWN_GRACE + HARD_STOP_MARGIN_MS).unref();
+    // Before the SDK's shutdown: a dose waiting for its instant is handed over now, not after the grace time.
+    drainingController.abort();
     for (const worker of workers) worker.shutdown();
   };
   process.off('SIGTERM', stopWhileStarting);
@@ -110,6 +122,7 @@ export async function runWorkerProcess(opts: WorkerProcessOptions): Promise<void
     // Nothing polled yet, so nothing is in flight: start and stop at once, which releases the
     // workers' hold on the connection the way a normal shutdown does.
     draining = true;
+    drainingController.abort();
     await Promise.all(workers.map((worker) => worker.runUntil(Promise.resolve())));
     await endpoint.close();
     await connection.close();
