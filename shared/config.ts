@@ -241,7 +241,24 @@ const schema = z.object({
     .default(6 * 1024 * 1024),
   /** Where the development document store writes "uploads" without CLOUDINARY_URL (default: DATA_DIR/dev-documents). */
   DEV_DOCUMENT_STORE_DIR: optionalString,
+
+  // Traces (shared/tracing.ts): the OpenTelemetry SDK's own variables, of which these decide
+  // whether traces are exported at all. Off unless an exporter or an OTLP endpoint is named; the
+  // SDK reads the rest of OTEL_* (headers, protocol, sampler, resource attributes) itself.
+  OTEL_SDK_DISABLED: z
+    .enum(['true', 'false', ''])
+    .optional()
+    .transform((v) => v === 'true'),
+  /** `otlp` or `console` (comma-separated), `none`; unset: `otlp` when an OTLP endpoint is set, else off. */
+  OTEL_TRACES_EXPORTER: optionalString,
+  OTEL_EXPORTER_OTLP_ENDPOINT: optionalString,
+  OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: optionalString,
+  /** Names the process in traces; default carecircle-api / carecircle-worker. */
+  OTEL_SERVICE_NAME: optionalString,
 });
+
+/** Every environment variable the configuration reads. */
+export const configVariables: readonly string[] = Object.keys(schema.shape);
 
 export type Config = z.infer<typeof schema>;
 
