@@ -6,6 +6,7 @@
  */
 import { createHash, randomBytes } from 'node:crypto';
 import fs from 'node:fs';
+import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
@@ -128,6 +129,38 @@ describe('CloudinaryDocumentStore', () => {
     expect((await fetch(tampered)).status).toBe(401);
 
     expect(await store().read({ ...answer, providerId: 'image/carecircle/circle/none' })).toBeUndefined();
+  });
+
+  it('reads a file stored as a public asset before documents were private (delivery type upload)', async () => {
+    const { v2: cloudinary } = await import('cloudinary');
+    const bytes = Buffer.concat([Buffer.from('%PDF-1.4\n'), randomBytes(300)]);
+    const legacy = await new Promise<{ public_id: string; resource_type: string; format: string; type: string }>(
+      (resolve, reject) =>
+        cloudinary.uploader
+          .upload_stream(
+            {
+              cloud_name: 'carecircle',
+              api_key: 'key',
+              api_secret: 'secret',
+              upload_prefix: fake.cloudinary.uploadPrefix,
+              agent: new http.Agent(),
+              resource_type: 'auto',
+              public_id: 'carecircle/circle/legacy',
+              disable_promises: true,
+            },
+            (err, result) => (err || !result ? reject(err) : resolve(result as never)),
+          )
+          .end(bytes),
+    );
+    expect(legacy.type).toBe('upload');
+    // As the migration records such a row.
+    const file = {
+      providerId: `${legacy.resource_type}/${legacy.public_id}`,
+      format: legacy.format,
+      deliveryType: 'upload',
+    };
+    expect(sha((await bytesOf(await store().read(file)))!)).toBe(sha(bytes));
+    expect(await store().read({ ...file, deliveryType: 'authenticated' })).toBeUndefined();
   });
 
   it('calls 5xx, 420/429, timeouts and dropped connections transient; other 4xx permanent', async () => {
