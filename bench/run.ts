@@ -1,6 +1,8 @@
 /**
  * `npm run bench`: every scenario at its default size, one after another, on this machine;
- * `npm run bench -- <scenario> [--n N]` for one (burst, api, scale, fanout, replay).
+ * `npm run bench -- <scenario> [--n N]` for one (burst, api, scale, fanout, replay); the burst takes
+ * a list (`--n 1000,5000,10000`; default 1,000 then 5,000) and `--systems` (default all of
+ * carecircle, carecircle-killed, bare-temporal, bullmq, bullmq-at-20).
  *
  * Prints a table, merges the results into bench/results/latest.json (a single-scenario run replaces
  * only its own entry), redraws bench/results/latest.svg, and writes bench/results/latest.md. A full
@@ -34,7 +36,7 @@ import {
   type ScenarioName,
 } from './lib/report.ts';
 import { runApi } from './scenarios/api.ts';
-import { runBurst } from './scenarios/burst.ts';
+import { BURST_SYSTEMS, runBurst, type BurstSystem } from './scenarios/burst.ts';
 import { runFanout } from './scenarios/fanout.ts';
 import { runReplay } from './scenarios/replay.ts';
 import { runScale } from './scenarios/scale.ts';
@@ -44,7 +46,9 @@ const SCENARIOS: ScenarioName[] = ['burst', 'api', 'scale', 'fanout', 'replay'];
 
 /** The defaults of a run. Provider latency is the fake's (email) and the FCM stub's (push). */
 export const DEFAULTS = {
-  burst: 1_000,
+  burst: [1_000, 5_000],
+  /** Provider calls handled at once, the same for every system of the burst (the provider floor's divisor). */
+  providerConcurrency: 20,
   apiRequests: 2_000,
   apiConnections: 50,
   scale: 10_000,
@@ -98,6 +102,7 @@ async function main(): Promise<number> {
     allowPositionals: true,
     options: {
       n: { type: 'string' },
+      systems: { type: 'string' },
       cache: { type: 'string' },
       'reuse-v8': { type: 'string' },
       'medication-concurrency': { type: 'string' },
@@ -129,6 +134,11 @@ async function main(): Promise<number> {
   }
   if (wanted === 'all' && values.n) {
     console.error('--n applies to one scenario: npm run bench -- <scenario> --n <N>');
+    return 2;
+  }
+  const unknownSystems = (values.systems?.split(',') ?? []).filter((x) => !BURST_SYSTEMS.includes(x as BurstSystem));
+  if (unknownSystems.length > 0) {
+    console.error(`unknown burst system(s) ${unknownSystems.join(', ')}; known: ${BURST_SYSTEMS.join(', ')}`);
     return 2;
   }
   const scenarios = wanted === 'all' ? SCENARIOS : [wanted as ScenarioName];
@@ -206,7 +216,9 @@ async function main(): Promise<number> {
             results.burst = {
               ...(await runBurst({
                 ...common,
-                n: size ?? DEFAULTS.burst,
+                sizes: values.n ? values.n.split(',').map(Number) : DEFAULTS.burst,
+                providerConcurrency: DEFAULTS.providerConcurrency,
+                ...(values.systems ? { systems: values.systems.split(',') as BurstSystem[] } : {}),
                 warmup: num(values.warmup) ?? DEFAULTS.burstWarmup,
               })),
               ...info(),

@@ -9,7 +9,7 @@
  *   BENCH_PUSH_LATENCY_MS.
  * - BENCH_WORKER_MODE=bare serves the bare-Temporal baseline (bench/bare.ts) on
  *   BENCH_BARE_TASK_QUEUE instead, built by the same `buildWorker`, with the medication queue's
- *   concurrency.
+ *   concurrency; its one activity sends to RESEND_BASE_URL.
  * - BENCH_NOTIFICATIONS_RUN_WORKFLOWS=true makes the notifications queue's worker run workflows
  *   (as test/helpers/care-env.ts does), for the fan-out scenario when the production settings do not.
  * - BENCH_WORKFLOW_BUNDLE: a workflow bundle built beforehand (same modules), instead of bundling
@@ -72,7 +72,10 @@ await runWorkerProcess({
         connection,
         namespace: cfg.TEMPORAL_NAMESPACE,
         settings: { ...medication, name: process.env.BENCH_BARE_TASK_QUEUE ?? 'bench-bare' },
-        activities: createBareActivities(),
+        activities: createBareActivities({
+          baseUrl: cfg.RESEND_BASE_URL ?? 'http://127.0.0.1:4010',
+          apiKey: cfg.RESEND_API_KEY ?? '',
+        }),
         workflowBundle: await bundleWorkflowCode({ workflowsPath: bareWorkflowsPath, logger: quietBundler }),
         shutdownGraceTime: shutdownGraceMs,
         ...cachedWorkflows,

@@ -1,7 +1,7 @@
 /**
  * Worker process of the BullMQ baseline (see bench/bullmq/seed-design.ts), started by the burst
  * scenario. Environment: DATABASE_URL, BENCH_REDIS_URL, BENCH_BULLMQ_PREFIX (keys of this run
- * only), RESEND_API_KEY / RESEND_BASE_URL (the fake provider), BENCH_STATUS_PORT (GET /ready,
+ * only), BENCH_BULLMQ_NOTIFICATIONS_CONCURRENCY (default the seed's 10: the provider calls at once), RESEND_API_KEY / RESEND_BASE_URL (the fake provider), BENCH_STATUS_PORT (GET /ready,
  * GET /status with memory). SIGTERM closes the workers (in-flight jobs finish) and exits 0.
  */
 import http from 'node:http';
@@ -104,7 +104,7 @@ const workers = [
   new Worker<NotificationJob>(QUEUES.notifications, deliver, {
     connection,
     prefix,
-    concurrency: CONCURRENCY.notifications,
+    concurrency: Number(process.env.BENCH_BULLMQ_NOTIFICATIONS_CONCURRENCY ?? CONCURRENCY.notifications),
   }),
 ];
 for (const worker of workers) {

@@ -156,10 +156,14 @@ export async function startFakes(latencyMs: number): Promise<FakeProviders> {
   return fake;
 }
 
-/** Forgets what the fake received (between phases of a scenario), keeping its latency. */
-export function resetFakes(fake: FakeProviders, latencyMs: number): void {
+/**
+ * Forgets what the fake received (between phases of a scenario), keeping its latency and, if
+ * given, its limit of calls handled at once.
+ */
+export function resetFakes(fake: FakeProviders, latencyMs: number, maxConcurrent?: number): void {
   fake.reset();
   fake.setLatency({ minMs: latencyMs, maxMs: latencyMs });
+  fake.setMaxConcurrent(maxConcurrent);
 }
 
 /**

@@ -5,8 +5,16 @@
  * starts its workflow, as one signed-in caregiver (bearer token; the API's rate limits lifted, see
  * startApi). The seed's reference is 160 ms per request.
  */
+import { randomUUID } from 'node:crypto';
 import fs from 'node:fs';
+import type { Client } from '@temporalio/client';
 import autocannon from 'autocannon';
+import { medicationWorkflowStart } from '../../activities/maintenance.ts';
+import { startWorkflow } from '../../api/workflow-calls.ts';
+import type { PrismaClient } from '../../shared/db.ts';
+import { medicationWorkflowId } from '../../shared/ids.ts';
+import type { MedicationSchedule } from '../../shared/schedule.ts';
+import { TASK_QUEUES } from '../../shared/task-queues.ts';
 import {
   BENCH_USER,
   cpuSeconds,
@@ -19,8 +27,8 @@ import {
   startWorkers,
   type WorkerTuning,
 } from '../lib/env.ts';
-import { seedPatients } from '../lib/seed.ts';
-import { round } from '../lib/stats.ts';
+import { seedPatients, type SeededPatient } from '../lib/seed.ts';
+import { mapLimit, round } from '../lib/stats.ts';
 
 export const SEED_API_REFERENCE_MS = 160;
 
@@ -39,6 +47,19 @@ export interface ApiResult {
   cpuSeconds: Record<string, number>;
   /** The same request from a single client, one at a time: latency without queueing. */
   singleClient: { requests: number; p50: number; p99: number; throughputPerSecond: number };
+  /** Reads at the same concurrency: GET /v1/medications/:id over the created ones, and the circle's list. */
+  reads: {
+    get: { p50: number; p99: number; throughputPerSecond: number; non2xx: number };
+    list: { p50: number; p99: number; throughputPerSecond: number; non2xx: number };
+    /** The worse of the two p99s. */
+    p99: number;
+  };
+  /**
+   * `client.workflow.start` of the same workflow (input, search attributes, queue) straight from a
+   * Temporal client, at the same concurrency on the same server; and POST's throughput ÷ it.
+   */
+  bareStart: { starts: number; throughputPerSecond: number };
+  createVsBareStart: number;
 }
 
 export interface ApiOptions {
@@ -93,6 +114,35 @@ export async function runApi(opts: ApiOptions): Promise<ApiResult> {
       Object.entries(pids).map(([k, pid]) => [k, round(cpuSeconds(pid) - (cpuBefore[k] ?? 0), 2)]),
     );
     const written = await db.prisma.medication.count();
+
+    opts.log(`api: reads, ${opts.requests} requests each, ${opts.connections} connections`);
+    const auth = { authorization: request.headers.authorization };
+    const ids = (await db.prisma.medication.findMany({ select: { id: true }, take: 1_000 })).map((r) => r.id);
+    let next = 0;
+    const gets = await autocannon({
+      url: api.url,
+      headers: auth,
+      connections: opts.connections,
+      amount: opts.requests,
+      requests: [
+        { method: 'GET', setupRequest: (req) => ({ ...req, path: `/v1/medications/${ids[next++ % ids.length]}` }) },
+      ],
+    });
+    const lists = await autocannon({
+      url: `${api.url}/v1/medications?careCircleId=${patient!.circleId}&limit=20`,
+      headers: auth,
+      connections: opts.connections,
+      amount: opts.requests,
+    });
+    const readFigures = (r: autocannon.Result) => ({
+      p50: r.latency.p50,
+      p99: r.latency.p99,
+      throughputPerSecond: round(r['2xx'] / r.duration, 1),
+      non2xx: r.non2xx,
+    });
+
+    opts.log(`api: ${opts.requests} bare client.workflow.start calls, ${opts.connections} at once`);
+    const bareStarts = await bareStartThroughput(db.prisma, temporal.client, patient!, opts.requests, opts.connections);
     const ok = result['2xx'];
     const out: ApiResult = {
       scenario: 'api',
@@ -118,6 +168,13 @@ export async function runApi(opts: ApiOptions): Promise<ApiResult> {
         p99: single.latency.p99,
         throughputPerSecond: round(single['2xx'] / single.duration, 1),
       },
+      reads: {
+        get: readFigures(gets),
+        list: readFigures(lists),
+        p99: Math.max(gets.latency.p99, lists.latency.p99),
+      },
+      bareStart: bareStarts,
+      createVsBareStart: round(ok / result.duration / bareStarts.throughputPerSecond, 2),
     };
     opts.log(
       `api: ${out.throughputPerSecond} req/s, p50 ${out.latencyMs.p50} ms, p99 ${out.latencyMs.p99} ms, ` +
@@ -128,4 +185,49 @@ export async function runApi(opts: ApiOptions): Promise<ApiResult> {
     await stack.close(opts.log);
     fs.rmSync(dir, { recursive: true, force: true });
   }
+}
+
+/**
+ * Starts `count` medication workflows straight from a Temporal client, `concurrency` at once, as
+ * the API starts them (same input, search attributes, summary and queue; their rows written first,
+ * untimed): the engine's part of a create.
+ */
+async function bareStartThroughput(
+  prisma: PrismaClient,
+  client: Client,
+  patient: SeededPatient,
+  count: number,
+  concurrency: number,
+): Promise<{ starts: number; throughputPerSecond: number }> {
+  const schedule: MedicationSchedule = { type: 'times', times: ['08:00', '20:00'], timezone: patient.timezone };
+  const rows = Array.from({ length: count }, (_, i) => ({ id: randomUUID(), name: `Bare start ${i}` }));
+  await prisma.medication.createMany({
+    data: rows.map(({ id, name }) => ({
+      id,
+      careCircleId: patient.circleId,
+      patientId: patient.patientId,
+      name,
+      schedule: schedule as object,
+      workflowId: medicationWorkflowId(id),
+    })),
+  });
+  const t0 = Date.now();
+  await mapLimit(rows, concurrency, ({ id }) =>
+    startWorkflow(
+      client,
+      medicationWorkflowStart(
+        {
+          id,
+          workflowId: medicationWorkflowId(id),
+          careCircleId: patient.circleId,
+          patientId: patient.patientId,
+          schedule: schedule as object,
+          escalationWindowMinutes: 30,
+          status: 'active',
+        },
+        TASK_QUEUES.medication,
+      ),
+    ),
+  );
+  return { starts: count, throughputPerSecond: round(count / ((Date.now() - t0) / 1000), 1) };
 }

@@ -1,17 +1,27 @@
 /**
- * Burst: N medication doses due at the same instant, side by side with two baselines on the same
- * machine, in one run.
+ * Burst: N medication doses due at the same instant (by default N = 1,000, then 5,000), side by
+ * side with baselines on the same machine, in one run per N (fresh servers for each N).
  *
- * 1. CareCircle: N medications created through the API (POST /v1/medications, a `once` dose at a
- *    whole minute ahead), run by the production worker; each dose emails its patient through the
- *    Resend adapter to the fake provider.
- * 2. Bare Temporal, on the same dev server: one workflow per dose, a timer to its instant and the
- *    same number of no-op activities (bench/bare.ts). The engine's limit here.
- * 3. BullMQ on the local Redis: the seed's design (bench/bullmq/), delayed jobs, same database work,
- *    same Resend adapter and fake provider. Skipped (and said so) when Redis is unreachable.
+ * Every system meets the same provider: the fake answers each call after the same latency (50 ms)
+ * and handles at most `providerConcurrency` (20) calls at once, the rest waiting their turn, so no
+ * system can be faster than the provider floor, N × latency ÷ concurrency.
  *
- * Lateness = provider receive time − due time; drain = due → last provider call. Exactly-once is
- * checked from the fake provider's log: one accepted email per dose, under the dose's dedupe key.
+ * 1. `carecircle`: N medications created through the API (POST /v1/medications, a `once` dose at a
+ *    whole minute ahead), run by the production worker processes; each dose emails its patient
+ *    through the Resend adapter.
+ * 2. `carecircle-killed`: the same, and one of the worker processes is SIGKILLed at the due instant
+ *    (the others carry on; nothing restarts it). Lateness then includes what recovery costs.
+ * 3. `bare-temporal`, on the same dev server: one workflow per dose, a timer to its instant and one
+ *    activity that sends to the provider (bench/bare.ts). The engine's minimal path.
+ * 4. `bullmq` on the local Redis: the seed's design (bench/bullmq/), delayed jobs, same database
+ *    work, same Resend adapter, the seed's concurrency (10 provider calls at once).
+ * 5. `bullmq-at-20`: the same with as many provider calls at once as the provider takes (its
+ *    notification worker's concurrency raised to `providerConcurrency`); nothing else changes.
+ * BullMQ is skipped (and said so) when Redis is unreachable.
+ *
+ * Lateness = time the provider took the call − due time; drain = due → last provider call.
+ * Exactly-once is checked from the fake provider's log: one accepted email per dose, under the
+ * dose's dedupe key.
  */
 import { randomBytes, randomUUID } from 'node:crypto';
 import fs from 'node:fs';
@@ -57,7 +67,14 @@ import {
 import { localMinute, nextMinuteBoundary, seedPatients, type SeededPatient } from '../lib/seed.ts';
 import { distribution, mapLimit, round, waitUntil, type Distribution } from '../lib/stats.ts';
 
-export type BurstSystem = 'carecircle' | 'bare-temporal' | 'bullmq';
+export type BurstSystem = 'carecircle' | 'carecircle-killed' | 'bare-temporal' | 'bullmq' | 'bullmq-at-20';
+export const BURST_SYSTEMS: BurstSystem[] = [
+  'carecircle',
+  'carecircle-killed',
+  'bare-temporal',
+  'bullmq',
+  'bullmq-at-20',
+];
 
 export interface BurstSystemResult {
   system: BurstSystem;
@@ -114,17 +131,35 @@ async function workerFigures(workers: WorkerProcess[]): Promise<WorkerFigures> {
   };
 }
 
-export interface BurstResult {
-  scenario: 'burst';
+/** One N. */
+export interface BurstRun {
   n: number;
+  /** N × provider latency ÷ provider concurrency: no system can drain sooner. */
+  providerFloorMs: number;
   systems: BurstSystemResult[];
-  /** CareCircle drain ÷ baseline drain. */
-  ratios: { vsBareTemporal: number | null; vsBullmq: number | null };
+  /** CareCircle's lateness p99 ÷ the others', and ÷ the provider floor; its drain ÷ bare Temporal's. */
+  ratios: {
+    p99VsBullmq: number | null;
+    p99VsBullmqAt20: number | null;
+    p99VsBareTemporal: number | null;
+    p99VsFloor: number | null;
+    drainVsBareTemporal: number | null;
+  };
   skipped: { system: BurstSystem; reason: string }[];
 }
 
+export interface BurstResult {
+  scenario: 'burst';
+  providerLatencyMs: number;
+  providerConcurrency: number;
+  runs: BurstRun[];
+}
+
 export interface BurstOptions {
-  n: number;
+  /** Doses due at once, one run each (fresh servers per run). */
+  sizes: number[];
+  /** Provider calls the fake handles at once (every system), and BullMQ's second run's concurrency. */
+  providerConcurrency: number;
   pgAdminUrl: string;
   providerLatencyMs: number;
   emailRatePerMinute: number;
@@ -144,6 +179,7 @@ export interface BurstOptions {
 }
 
 interface Phase {
+  n: number;
   db: ScratchDatabase;
   temporal: TemporalServer;
   fake: FakeProviders;
@@ -155,31 +191,47 @@ interface Phase {
 const SETTLE_MS = 2_000;
 
 export async function runBurst(opts: BurstOptions): Promise<BurstResult> {
-  const systems = opts.systems ?? ['carecircle', 'bare-temporal', 'bullmq'];
+  const runs: BurstRun[] = [];
+  for (const n of opts.sizes) runs.push(await runBurstOnce(n, opts));
+  return {
+    scenario: 'burst',
+    providerLatencyMs: opts.providerLatencyMs,
+    providerConcurrency: opts.providerConcurrency,
+    runs,
+  };
+}
+
+async function runBurstOnce(n: number, opts: BurstOptions): Promise<BurstRun> {
+  const systems = opts.systems ?? BURST_SYSTEMS;
   const dir = makeTempDir('burst');
   const stack = new Stack();
   const results: BurstSystemResult[] = [];
-  const skipped: BurstResult['skipped'] = [];
+  const skipped: BurstRun['skipped'] = [];
+  opts.log(`burst: N = ${n}`);
   try {
     const { db, temporal, fake, settings } = await startScenarioServices(stack, dir, opts);
     // Email only: one provider call per dose, observable at the fake.
     // BENCH_USER is a caregiver of every circle: it creates the medications through the API.
-    const patients = await seedPatients(db.prisma, Math.max(1, Math.ceil(opts.n / 10)), {
+    const patients = await seedPatients(db.prisma, Math.max(1, Math.ceil(n / 10)), {
       channels: ['email'],
       caregiver: BENCH_USER,
     });
-    const phase: Phase = { db, temporal, fake, settings, patients, opts };
+    const phase: Phase = { n, db, temporal, fake, settings, patients, opts };
 
-    if (systems.includes('carecircle')) results.push(await burstCareCircle(phase));
+    if (systems.includes('carecircle')) results.push(await burstCareCircle(phase, false));
+    if (systems.includes('carecircle-killed')) results.push(await burstCareCircle(phase, true));
     if (systems.includes('bare-temporal')) results.push(await burstBareTemporal(phase));
-    if (systems.includes('bullmq')) {
+    const bullmq = systems.filter((s) => s === 'bullmq' || s === 'bullmq-at-20');
+    if (bullmq.length > 0) {
       const redisUrl = opts.redisUrl ?? process.env.BENCH_REDIS_URL ?? REDIS_URL_DEFAULT;
       const down = await redisDown(redisUrl);
-      if (down) {
-        opts.log(`BullMQ baseline skipped: Redis at ${redisUrl} is not reachable (${down})`);
-        skipped.push({ system: 'bullmq', reason: `Redis at ${redisUrl} not reachable: ${down}` });
-      } else {
-        results.push(await burstBullmq(phase, redisUrl));
+      for (const system of bullmq) {
+        if (down) {
+          opts.log(`${system} skipped: Redis at ${redisUrl} is not reachable (${down})`);
+          skipped.push({ system, reason: `Redis at ${redisUrl} not reachable: ${down}` });
+        } else {
+          results.push(await burstBullmq(phase, redisUrl, system));
+        }
       }
     }
   } finally {
@@ -187,17 +239,21 @@ export async function runBurst(opts: BurstOptions): Promise<BurstResult> {
     if (process.env.BENCH_KEEP) opts.log(`kept ${dir}`);
     else fs.rmSync(dir, { recursive: true, force: true });
   }
-  const drain = (s: BurstSystem) => results.find((r) => r.system === s)?.drainMs;
-  const ratio = (s: BurstSystem) => {
-    const ours = drain('carecircle');
-    const theirs = drain(s);
-    return ours !== undefined && theirs ? round(ours / theirs, 2) : null;
-  };
+  const of = (s: BurstSystem) => results.find((r) => r.system === s);
+  const ours = of('carecircle');
+  const ratio = (a: number | undefined, b: number | undefined) => (a !== undefined && b ? round(a / b, 2) : null);
+  const providerFloorMs = (n * opts.providerLatencyMs) / opts.providerConcurrency;
   return {
-    scenario: 'burst',
-    n: opts.n,
+    n,
+    providerFloorMs,
     systems: results,
-    ratios: { vsBareTemporal: ratio('bare-temporal'), vsBullmq: ratio('bullmq') },
+    ratios: {
+      p99VsBullmq: ratio(ours?.lateness.p99, of('bullmq')?.lateness.p99),
+      p99VsBullmqAt20: ratio(ours?.lateness.p99, of('bullmq-at-20')?.lateness.p99),
+      p99VsBareTemporal: ratio(ours?.lateness.p99, of('bare-temporal')?.lateness.p99),
+      p99VsFloor: ratio(ours?.lateness.p99, providerFloorMs),
+      drainVsBareTemporal: ratio(ours?.drainMs, of('bare-temporal')?.drainMs),
+    },
     skipped,
   };
 }
@@ -207,39 +263,65 @@ export async function runBurst(opts: BurstOptions): Promise<BurstResult> {
 /** Creation through the API has run at 65–150 per second here under load: room for 65. */
 const leadForApi = (n: number) => 10_000 + n * 15;
 
-async function burstCareCircle(p: Phase): Promise<BurstSystemResult> {
-  const { opts, fake } = p;
+/** A killed worker's work waits for its timeouts and retries: room for minutes of it. */
+const KILLED_EXTRA_WAIT_MS = 8 * 60_000;
+
+/** CareCircle's burst; `kill`: one worker process is SIGKILLed at the due instant (at least two run). */
+async function burstCareCircle(p: Phase, kill: boolean): Promise<BurstSystemResult> {
+  const { opts, fake, n } = p;
+  const system: BurstSystem = kill ? 'carecircle-killed' : 'carecircle';
   const stack = new Stack();
   try {
-    const [workers, api] = await Promise.all([startWorkers(p.settings, { mode: 'app' }), startApi(p.settings)]);
+    const replicas = Math.max(kill ? 2 : 1, p.settings.tuning.replicas ?? 1);
+    const [workers, api] = await Promise.all([
+      startWorkers({ ...p.settings, tuning: { ...p.settings.tuning, replicas } }, { mode: 'app', name: system }),
+      startApi(p.settings),
+    ]);
     for (const worker of workers) stack.push('worker', () => worker.stop());
     stack.push('API', () => api.stop());
-    resetFakes(fake, opts.providerLatencyMs);
+    resetFakes(fake, opts.providerLatencyMs, opts.providerConcurrency);
 
     const warmup = opts.warmup ?? 0;
-    let due = nextMinuteBoundary(opts.leadMs ?? leadForApi(opts.n));
+    let due = nextMinuteBoundary(opts.leadMs ?? leadForApi(n));
     // Warm-up doses fire a minute before the measured ones, while those are being created.
     if (warmup > 0 && due - 60_000 < Date.now() + 8_000) due += 60_000;
     if (warmup > 0) {
-      opts.log(`carecircle: ${warmup} warm-up doses due ${new Date(due - 60_000).toISOString()}`);
+      opts.log(`${system}: ${warmup} warm-up doses due ${new Date(due - 60_000).toISOString()}`);
       await createThroughApi(api, p.patients, warmup, due - 60_000, 'warm-up', opts.createConcurrency);
     }
-    opts.log(`carecircle: creating ${opts.n} medications due ${new Date(due).toISOString()} through the API`);
+    opts.log(`${system}: creating ${n} medications due ${new Date(due).toISOString()} through the API`);
     const t0 = Date.now();
-    const keys = await createThroughApi(api, p.patients, opts.n, due, 'bench', opts.createConcurrency);
+    const keys = await createThroughApi(api, p.patients, n, due, system, opts.createConcurrency);
     const startMs = Date.now() - t0;
     if (warmup > 0) {
       const warmed = await waitUntil(() => fake.resend.sent.length >= warmup, Math.max(0, due - Date.now() - 1_000));
-      if (!warmed) opts.log(`carecircle: warm-up incomplete (${fake.resend.sent.length}/${warmup})`);
-      resetFakes(fake, opts.providerLatencyMs);
+      if (!warmed) opts.log(`${system}: warm-up incomplete (${fake.resend.sent.length}/${warmup})`);
+      resetFakes(fake, opts.providerLatencyMs, opts.providerConcurrency);
     }
-    const result = await collectProviderCalls(p, 'carecircle', due, startMs, keys, {
-      ...pidsOf('worker', workers),
-      api: api.pid,
-      temporal: p.temporal.pid,
-      bench: process.pid,
-    });
-    return { ...result, worker: await workerFigures(workers) };
+    const victim = kill ? workers[0] : undefined;
+    const killer = victim
+      ? setTimeout(
+          () => {
+            opts.log(`${system}: SIGKILL worker ${victim.pid} at the due instant`);
+            victim.child.kill('SIGKILL');
+          },
+          Math.max(0, due - Date.now()),
+        )
+      : undefined;
+    try {
+      const result = await collectProviderCalls(
+        p,
+        system,
+        due,
+        startMs,
+        keys,
+        { ...pidsOf('worker', workers), api: api.pid, temporal: p.temporal.pid, bench: process.pid },
+        kill ? KILLED_EXTRA_WAIT_MS : 0,
+      );
+      return { ...result, worker: await workerFigures(workers.filter((w) => w !== victim)) };
+    } finally {
+      clearTimeout(killer);
+    }
   } finally {
     await stack.close(opts.log);
   }
@@ -292,6 +374,7 @@ async function collectProviderCalls(
   startMs: number,
   expectedKeys: string[],
   pids: Record<string, number>,
+  extraWaitMs = 0,
 ): Promise<BurstSystemResult> {
   const { fake, opts } = p;
   const n = expectedKeys.length;
@@ -299,7 +382,7 @@ async function collectProviderCalls(
   const marginMs = due - Date.now();
   if (marginMs < 0) opts.log(`${system}: WARNING starting took past the due instant by ${-marginMs} ms`);
   opts.log(`${system}: ${n} started in ${(startMs / 1000).toFixed(1)} s; waiting for the due instant`);
-  const timeoutMs = Math.max(0, marginMs) + Math.max(120_000, n * 200);
+  const timeoutMs = Math.max(0, marginMs) + Math.max(120_000, n * 200) + extraWaitMs;
   const complete = await waitUntil(() => fake.resend.sent.length >= n, timeoutMs, 100);
   if (!complete) opts.log(`${system}: only ${fake.resend.sent.length}/${n} emails after ${timeoutMs / 1000} s`);
   await delay(SETTLE_MS); // anything arriving now is a duplicate or a late retry
@@ -345,7 +428,10 @@ function cpuFrom(due: number, pids: Record<string, number>): { read(): Record<st
       clearTimeout(timer);
       const end = sample();
       const from = start ?? end;
-      return Object.fromEntries(Object.entries(end).map(([name, v]) => [name, round(v - (from[name] ?? v), 2)]));
+      // A process that died meanwhile reads 0: its figure is lost, not negative.
+      return Object.fromEntries(
+        Object.entries(end).map(([name, v]) => [name, round(Math.max(0, v - (from[name] ?? v)), 2)]),
+      );
     },
   };
 }
@@ -365,63 +451,40 @@ function roundDistribution(d: Distribution): Distribution {
 // ---- Bare Temporal ---------------------------------------------------------------------------
 
 async function burstBareTemporal(p: Phase): Promise<BurstSystemResult> {
-  const { opts, temporal } = p;
+  const { opts, temporal, fake, n } = p;
   const stack = new Stack();
   const taskQueue = `bench-bare-${randomBytes(4).toString('hex')}`;
-  try {
-    const workers = await startWorkers(p.settings, { mode: 'bare', bareTaskQueue: taskQueue });
-    for (const worker of workers) stack.push('bare worker', () => worker.stop());
-    const warmup = opts.warmup ?? 0;
-    if (warmup > 0) {
-      const warmIds = Array.from({ length: warmup }, (_, i) => `${taskQueue}:warm-up:${i}`);
-      const warmDue = Date.now() + 1_000;
-      await mapLimit(warmIds, 50, (workflowId) =>
-        temporal.client.workflow.start('bareDoseWorkflow', {
-          workflowId,
-          taskQueue,
-          args: [{ dueAtMs: warmDue, deliveries: 1 } satisfies BareDoseInput],
-        }),
-      );
-      await mapLimit(warmIds, 50, (id) => temporal.client.workflow.getHandle(id).result());
-    }
-    const due = Date.now() + 3_000 + opts.n * 15;
-    opts.log(`bare-temporal: starting ${opts.n} workflows due ${new Date(due).toISOString()}`);
-    const ids = Array.from({ length: opts.n }, (_, i) => `${taskQueue}:${i}`);
-    const t0 = Date.now();
-    await mapLimit(ids, 50, (workflowId) =>
+  const start = (ids: string[], dueAtMs: number) =>
+    mapLimit(ids, 50, (workflowId) =>
       temporal.client.workflow.start('bareDoseWorkflow', {
         workflowId,
         taskQueue,
-        args: [{ dueAtMs: due, deliveries: 1 } satisfies BareDoseInput],
+        args: [{ dueAtMs, dedupeKey: workflowId } satisfies BareDoseInput],
       }),
     );
+  try {
+    const workers = await startWorkers(p.settings, { mode: 'bare', bareTaskQueue: taskQueue });
+    for (const worker of workers) stack.push('bare worker', () => worker.stop());
+    resetFakes(fake, opts.providerLatencyMs, opts.providerConcurrency);
+    const warmup = opts.warmup ?? 0;
+    if (warmup > 0) {
+      const warmIds = Array.from({ length: warmup }, (_, i) => `${taskQueue}:warm-up:${i}`);
+      await start(warmIds, Date.now() + 1_000);
+      await mapLimit(warmIds, 50, (id) => temporal.client.workflow.getHandle(id).result());
+      resetFakes(fake, opts.providerLatencyMs, opts.providerConcurrency);
+    }
+    const due = Date.now() + 3_000 + n * 15;
+    opts.log(`bare-temporal: starting ${n} workflows due ${new Date(due).toISOString()}`);
+    const ids = Array.from({ length: n }, (_, i) => `${taskQueue}:${i}`);
+    const t0 = Date.now();
+    await start(ids, due);
     const startMs = Date.now() - t0;
-    const marginMs = due - Date.now();
-    opts.log(`bare-temporal: ${opts.n} started in ${(startMs / 1000).toFixed(1)} s; waiting for the due instant`);
-    const cpu = cpuFrom(due, { ...pidsOf('worker', workers), temporal: temporal.pid, bench: process.pid });
-    const delivered = (
-      await mapLimit(ids, 100, (id) => temporal.client.workflow.getHandle(id).result() as Promise<number[]>)
-    ).flat();
-    const cpuSecondsUsed = cpu.read();
-    const result: BurstSystemResult = {
-      system: 'bare-temporal',
-      n: opts.n,
-      dueAt: new Date(due).toISOString(),
-      startMs,
-      startPerSecond: round(opts.n / (startMs / 1000), 1),
-      marginMs,
-      lateness: roundDistribution(distribution(delivered.map((t) => t - due))),
-      drainMs: Math.max(...delivered) - due,
-      deliveredOnce: delivered.length,
-      missing: opts.n - delivered.length,
-      providerRequests: delivered.length,
-      acceptedEmails: delivered.length,
-      extraRequests: 0,
-      cpuSeconds: cpuSecondsUsed,
-      worker: await workerFigures(workers),
-    };
-    opts.log(`bare-temporal: drain ${result.drainMs} ms, lateness p50 ${result.lateness.p50} ms`);
-    return result;
+    const result = await collectProviderCalls(p, 'bare-temporal', due, startMs, ids, {
+      ...pidsOf('worker', workers),
+      temporal: temporal.pid,
+      bench: process.pid,
+    });
+    return { ...result, worker: await workerFigures(workers) };
   } finally {
     await stack.close(opts.log);
   }
@@ -448,8 +511,8 @@ async function redisDown(url: string): Promise<string | null> {
   }
 }
 
-async function burstBullmq(p: Phase, redisUrl: string): Promise<BurstSystemResult> {
-  const { opts, fake, db } = p;
+async function burstBullmq(p: Phase, redisUrl: string, system: 'bullmq' | 'bullmq-at-20'): Promise<BurstSystemResult> {
+  const { opts, fake, db, n } = p;
   const stack = new Stack();
   const prefix = `carecircle-bench-${randomBytes(4).toString('hex')}`;
   const connection = redisOptions(redisUrl);
@@ -475,8 +538,10 @@ async function burstBullmq(p: Phase, redisUrl: string): Promise<BurstSystemResul
         BENCH_STATUS_PORT: String(port),
         RESEND_API_KEY,
         RESEND_BASE_URL: fake.resend.baseUrl,
+        BENCH_BULLMQ_NOTIFICATIONS_CONCURRENCY:
+          system === 'bullmq-at-20' ? String(opts.providerConcurrency) : undefined,
       }),
-      path.join(p.settings.logDir, 'bullmq-worker.log'),
+      path.join(p.settings.logDir, `${system}-worker.log`),
     );
     stack.push('BullMQ worker', () => worker.stop());
     await waitForHttp(`http://127.0.0.1:${port}/ready`, worker, 60_000);
@@ -525,19 +590,19 @@ async function burstBullmq(p: Phase, redisUrl: string): Promise<BurstSystemResul
       await enqueue(await createRows(warmup, warmDue, 'warm-up'), warmDue);
       await waitUntil(() => fake.resend.sent.length >= warmup, 60_000);
     }
-    resetFakes(fake, opts.providerLatencyMs);
+    resetFakes(fake, opts.providerLatencyMs, opts.providerConcurrency);
 
     // The rows' schedules only document the dose; the delayed jobs carry the instant.
-    const meds = await createRows(opts.n, Date.now() + 60_000, 'bench');
-    const due = Date.now() + 2_000 + opts.n * 2;
+    const meds = await createRows(n, Date.now() + 60_000, system);
+    const due = Date.now() + 2_000 + n * 2;
     const dueIso = new Date(due).toISOString();
-    opts.log(`bullmq: enqueuing ${opts.n} delayed jobs due ${dueIso}`);
+    opts.log(`${system}: enqueuing ${n} delayed jobs due ${dueIso}`);
     const t0 = Date.now();
     await enqueue(meds, due);
     const startMs = Date.now() - t0;
     return await collectProviderCalls(
       p,
-      'bullmq',
+      system,
       due,
       startMs,
       meds.map(({ id, patient }) => `dose:${id}:${dueIso}:${patient.patientId}:email`),

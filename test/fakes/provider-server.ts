@@ -13,6 +13,7 @@
  *   fake.resend.failNext({ kind: 'status', status: 429, headers: { 'retry-after': '2' } });
  *   fake.cloudinary.failNext(503, 2);      // the next two upload requests answer 503
  *   fake.setLatency({ minMs: 20, maxMs: 80 }); // every provider request waits 20–80 ms first
+ *   fake.setMaxConcurrent(20);             // at most 20 handled at once; the rest queue, in order
  *   fake.requests                          // every provider request, in arrival order
  *   await fake.close();
  *
@@ -72,6 +73,11 @@ export interface FakeProvidersOptions {
   cloudinary?: FakeCloudinaryOptions;
   /** Added before every provider request is handled (not the `/__fake/` controls). */
   latency?: number | Latency;
+  /**
+   * Provider requests handled at once (a provider's own limit); the rest wait in arrival order and
+   * count as received when their turn comes. Unset: no limit.
+   */
+  maxConcurrent?: number;
 }
 
 export interface FakeProviders {
@@ -90,7 +96,8 @@ export interface FakeProviders {
   /** Every provider request (both providers), with its status once answered. */
   requests: ProviderRequestLog[];
   setLatency(latency: number | Latency): void;
-  /** Forgets everything of both providers, and the latency. */
+  setMaxConcurrent(limit: number | undefined): void;
+  /** Forgets everything of both providers, the latency and the concurrency limit. */
   reset(): void;
   close(): Promise<void>;
 }
@@ -112,6 +119,9 @@ export async function startFakeProviders(options: FakeProvidersOptions = {}): Pr
   const cloudinary = createFakeCloudinaryHandler(options.cloudinary);
   const requests: ProviderRequestLog[] = [];
   let latency = toLatency(options.latency);
+  let maxConcurrent = options.maxConcurrent;
+  let handling = 0;
+  const queued: (() => void)[] = [];
   const sockets = new Set<Socket>();
   let baseUrl = '';
 
@@ -164,6 +174,20 @@ export async function startFakeProviders(options: FakeProvidersOptions = {}): Pr
     return json(res, 404, { error: `no control route ${route}` });
   }
 
+  /** A request's turn under `maxConcurrent`; a finished request hands its slot to the next in line. */
+  function takeSlot(): Promise<void> {
+    if (maxConcurrent === undefined || handling < maxConcurrent) {
+      handling += 1;
+      return Promise.resolve();
+    }
+    return new Promise((resolve) => queued.push(resolve));
+  }
+  function releaseSlot(): void {
+    const next = queued.shift();
+    if (next) next();
+    else handling -= 1;
+  }
+
   async function dispatch(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const url = new URL(req.url ?? '/', 'http://fake');
     if (url.pathname.startsWith('/__fake/')) return control(req, res, url);
@@ -174,6 +198,8 @@ export async function startFakeProviders(options: FakeProvidersOptions = {}): Pr
         : undefined;
     if (!provider) return json(res, 404, { error: `no fake provider serves ${req.method} ${url.pathname}` });
 
+    await takeSlot();
+    res.once('close', releaseSlot);
     const entry: ProviderRequestLog = {
       provider,
       method: req.method ?? 'GET',
@@ -240,11 +266,19 @@ export async function startFakeProviders(options: FakeProvidersOptions = {}): Pr
     setLatency(next) {
       latency = toLatency(next);
     },
+    setMaxConcurrent(limit) {
+      maxConcurrent = limit;
+      while (queued.length > 0 && (limit === undefined || handling < limit)) {
+        handling += 1;
+        queued.shift()!();
+      }
+    },
     reset() {
       resend.reset();
       cloudinary.reset();
       requests.length = 0;
       latency = toLatency(undefined);
+      maxConcurrent = undefined;
     },
     close() {
       for (const socket of sockets) socket.destroy();
