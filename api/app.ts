@@ -10,6 +10,7 @@ import { isDatabaseUnavailable } from '../shared/db-errors.ts';
 import { authenticate } from './auth.ts';
 import type { ApiDeps } from './deps.ts';
 import { idempotency } from './idempotency.ts';
+import { allowedMethodsOf } from './method-not-allowed.ts';
 import { createRouter, type Router } from './openapi.ts';
 import { ProblemError, problemResponse } from './problem.ts';
 import { perAddressRateLimit, perUserRateLimit, rateLimitsOf } from './rate-limit.ts';
@@ -84,9 +85,26 @@ export function createApp(deps: ApiDeps, onError: (err: unknown) => void = () =>
   if (deps.devOutbox) app.route('/v1/dev/outbox', devOutboxRoutes(deps));
   mountDocs(app);
 
-  app.notFound((c) =>
-    problemResponse(c, new ProblemError(404, 'not-found', 'Not found', `No route for ${c.req.method} ${c.req.path}`)),
-  );
+  const allowedMethods = allowedMethodsOf(app);
+  app.notFound((c) => {
+    const allowed = allowedMethods(c.req.path);
+    if (allowed.length === 0) {
+      return problemResponse(
+        c,
+        new ProblemError(404, 'not-found', 'Not found', `No route for ${c.req.method} ${c.req.path}`),
+      );
+    }
+    c.header('Allow', allowed.join(', '));
+    return problemResponse(
+      c,
+      new ProblemError(
+        405,
+        'method-not-allowed',
+        'Method not allowed',
+        `${c.req.path} takes ${allowed.join(', ')}, not ${c.req.method}`,
+      ),
+    );
+  });
   app.onError((err, c) => {
     if (err instanceof ProblemError) {
       // The client reads only the problem; operators need what Temporal or the database said.
