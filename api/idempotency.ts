@@ -6,7 +6,9 @@
  * - the same key, method, path and body again: the stored response, with `Idempotent-Replayed: true`;
  * - the same key with another body: 422; while the first is still being handled: 409;
  * - keys belong to the signed-in user: another user's identical key is a separate request;
- * - a 5xx is not stored, so a retry runs again; records are kept for 24 hours.
+ * - a 5xx is not stored, so a retry runs again; records are kept for 24 hours;
+ * - a multipart body (a document upload) is compared without its boundary, which a client such as
+ *   curl draws afresh for every attempt: the same file and fields are the same request.
  */
 import { createHash } from 'node:crypto';
 import type { MiddlewareHandler } from 'hono';
@@ -17,6 +19,20 @@ import { ProblemError, problemResponse } from './problem.ts';
 
 export const IDEMPOTENCY_TTL_MS = 24 * 60 * 60 * 1000;
 const KEY = /^[\x21-\x7e]{1,255}$/;
+
+/** SHA-256 of the body; of a multipart body, with every occurrence of its boundary left out. */
+function hashBody(body: Buffer, contentType: string | undefined): string {
+  const hash = createHash('sha256');
+  const boundary = /^multipart\/[^;]*;(?:.*;)?\s*boundary="?([^";]+)"?/i.exec(contentType ?? '')?.[1];
+  if (!boundary) return hash.update(body).digest('hex');
+  const marker = Buffer.from(boundary);
+  let from = 0;
+  for (let at = body.indexOf(marker, from); at >= 0; at = body.indexOf(marker, from)) {
+    hash.update(body.subarray(from, at)).update('\0boundary\0');
+    from = at + marker.length;
+  }
+  return hash.update(body.subarray(from)).digest('hex');
+}
 
 export function idempotency(prisma: PrismaClient): MiddlewareHandler<AppEnv> {
   return async (c, next) => {
@@ -36,9 +52,7 @@ export function idempotency(prisma: PrismaClient): MiddlewareHandler<AppEnv> {
     // Per user: the same key from someone else is their own request, never a replay of this one.
     const id = { userId: c.get('principal').userId, key, method: c.req.method, path: c.req.path };
     // Hono keeps the body it read here for the route handler.
-    const requestHash = createHash('sha256')
-      .update(Buffer.from(await c.req.arrayBuffer()))
-      .digest('hex');
+    const requestHash = hashBody(Buffer.from(await c.req.arrayBuffer()), c.req.header('content-type'));
 
     await prisma.idempotencyRecord.deleteMany({
       where: { ...id, createdAt: { lt: new Date(Date.now() - IDEMPOTENCY_TTL_MS) } },

@@ -1,8 +1,19 @@
 /** Medication requests: the schedule kinds, edits, acknowledgements and queries, with precise errors. */
 import { z } from '@hono/zod-openapi';
 import { MAX_SNOOZE_MINUTES } from '../workflows/medication-messages.ts';
-import { LOCAL_DATE_TIME, WEEKDAYS } from '../shared/schedule.ts';
-import { calendarDate, instant, label as name, timeOfDay, timezone, unique, uuid } from './fields.ts';
+import { WEEKDAYS } from '../shared/schedule.ts';
+import {
+  calendarDate,
+  email,
+  instant,
+  label as name,
+  line,
+  localDateTime,
+  timeOfDay,
+  timezone,
+  uniqueArray,
+  uuid,
+} from './fields.ts';
 import { pageQuery } from './pagination.ts';
 
 const endNotBeforeStart = (s: { startDate?: string | undefined; endDate?: string | undefined }) =>
@@ -11,16 +22,15 @@ const endNotBeforeStart = (s: { startDate?: string | undefined; endDate?: string
 const timesSchedule = z
   .strictObject({
     type: z.literal('times').optional(),
-    times: z
-      .array(timeOfDay)
+    times: uniqueArray(timeOfDay, 'must not repeat a time')
       .min(1, 'needs at least one time')
-      .max(24, 'at most 24 times a day')
-      .refine(unique, { message: 'must not repeat a time' }),
+      .max(24, 'at most 24 times a day'),
     timezone: timezone.optional(),
-    daysOfWeek: z
-      .array(z.enum(WEEKDAYS, { message: `must be one of ${WEEKDAYS.join(', ')}` }))
+    daysOfWeek: uniqueArray(
+      z.enum(WEEKDAYS, { message: `must be one of ${WEEKDAYS.join(', ')}` }),
+      'must not repeat a day',
+    )
       .min(1, 'needs at least one day (omit it for every day)')
-      .refine(unique, { message: 'must not repeat a day' })
       .optional(),
     startDate: calendarDate.optional(),
     endDate: calendarDate.optional(),
@@ -44,7 +54,7 @@ const intervalSchedule = z
 
 const onceSchedule = z.strictObject({
   type: z.literal('once'),
-  at: z.string().regex(LOCAL_DATE_TIME, 'must be a local date and time as YYYY-MM-DDTHH:MM'),
+  at: localDateTime,
   timezone: timezone.optional(),
 });
 
@@ -70,7 +80,7 @@ export const createMedicationBody = z
     careCircleId: uuid,
     patientId: uuid.openapi({ description: 'A member of the circle with role patient' }),
     name,
-    dosage: z.string().trim().min(1, 'must not be empty').max(200).optional(),
+    dosage: line(200).optional(),
     schedule: scheduleBody,
     escalationWindowMinutes: escalationWindowMinutes.optional(),
     pillCount: pillCount.optional(),
@@ -82,7 +92,7 @@ export const createMedicationBody = z
 export const patchMedicationBody = z
   .strictObject({
     name: name.optional(),
-    dosage: z.string().trim().min(1, 'must not be empty').max(200).nullable().optional(),
+    dosage: line(200).nullable().optional(),
     schedule: scheduleBody.optional(),
     escalationWindowMinutes: escalationWindowMinutes.optional(),
     pillCount: pillCount.nullable().optional(),
@@ -90,7 +100,7 @@ export const patchMedicationBody = z
     refillThresholdDays: refillThresholdDays.optional(),
   })
   .refine((b) => Object.keys(b).length > 0, { message: 'must change at least one field' })
-  .openapi('PatchMedication');
+  .openapi('PatchMedication', { minProperties: 1 });
 
 /** Who acknowledges is the caller: their membership of the medication's circle. */
 export const acknowledgeDoseBody = z
@@ -112,7 +122,13 @@ export const acknowledgeDoseBody = z
     message: 'only applies to snoozed',
     path: ['snoozeMinutes'],
   })
-  .openapi('AcknowledgeDose');
+  .openapi('AcknowledgeDose', {
+    // snoozeMinutes with snoozed, and only then.
+    oneOf: [
+      { properties: { action: { const: 'snoozed' } }, required: ['snoozeMinutes'] },
+      { properties: { action: { enum: ['taken', 'skipped'] } }, not: { required: ['snoozeMinutes'] } },
+    ],
+  });
 
 /** An as-needed dose, logged by the caller. */
 export const logDoseBody = z
@@ -145,7 +161,7 @@ export const patchMemberBody = z
   .strictObject({
     name: name.optional(),
     timezone: timezone.optional(),
-    email: z.email('must be an email address').max(320).nullable().optional(),
+    email: email.nullable().optional(),
   })
   .refine((b) => Object.keys(b).length > 0, { message: 'must change at least one field' })
-  .openapi('PatchMember');
+  .openapi('PatchMember', { minProperties: 1 });

@@ -58,12 +58,44 @@ export type ProblemStatus = keyof typeof PROBLEM_DESCRIPTIONS;
 
 const problemContent = { 'application/problem+json': { schema: ProblemSchema } };
 
+/**
+ * A status the server also gives to requests this document accepts, and the rules behind it: what
+ * JSON Schema cannot say (one field against another, the clock, the database, the bytes of a file).
+ * They are written into the response, as words and as `x-beyond-schema`, so a client (and the
+ * contract test) knows that a schema-valid request may still get this status, and why.
+ */
+export interface BeyondSchema {
+  status: ProblemStatus;
+  rules: string[];
+}
+export const beyondSchema = (status: ProblemStatus, ...rules: string[]): BeyondSchema => ({ status, rules });
+
+interface ProblemResponse {
+  description: string;
+  content: typeof problemContent;
+  'x-beyond-schema'?: string[];
+}
+
 /** The error responses of a route, for the spec. 401 and 429 apply to every /v1 route, 503 to all. */
-export function problems(...statuses: ProblemStatus[]) {
-  const all = new Set<ProblemStatus>([...statuses, 401, 429, 503]);
+export function problems(...statuses: (ProblemStatus | BeyondSchema)[]) {
+  const rules = new Map<ProblemStatus, string[]>();
+  for (const s of statuses)
+    if (typeof s === 'object') rules.set(s.status, [...(rules.get(s.status) ?? []), ...s.rules]);
+  const all = new Set<ProblemStatus>([...statuses.map((s) => (typeof s === 'object' ? s.status : s)), 401, 429, 503]);
   return Object.fromEntries(
-    [...all].sort().map((s) => [s, { description: PROBLEM_DESCRIPTIONS[s], content: problemContent }]),
-  ) as Record<ProblemStatus, { description: string; content: typeof problemContent }>;
+    [...all].sort().map((s): [ProblemStatus, ProblemResponse] => {
+      const extra = rules.get(s);
+      if (!extra) return [s, { description: PROBLEM_DESCRIPTIONS[s], content: problemContent }];
+      return [
+        s,
+        {
+          description: `${PROBLEM_DESCRIPTIONS[s]}. Also, for a request valid by this schema: ${extra.join('; ')}`,
+          content: problemContent,
+          'x-beyond-schema': extra,
+        },
+      ];
+    }),
+  ) as Record<ProblemStatus, ProblemResponse>;
 }
 
 /** A required JSON request body. */

@@ -1,34 +1,30 @@
 /** Request bodies of appointments, shifts, circle notifications and member preferences (issue 4, part B). */
 import { z } from '@hono/zod-openapi';
-import { instant, label as title, timeOfDay, timezone, unique } from './fields.ts';
+import { instant, label as title, line, paragraph, timeOfDay, timezone, uniqueArray } from './fields.ts';
 import { pageQuery } from './pagination.ts';
 import { channel } from './schemas.ts';
 
 const MINUTES_PER_DAY = 24 * 60;
 
-const memberIds = z
-  .array(z.uuid('must be a UUID'))
-  .max(50, 'at most 50 members')
-  .refine(unique, { message: 'must not repeat a member' });
+const memberIds = uniqueArray(z.uuid('must be a UUID'), 'must not repeat a member').max(50, 'at most 50 members');
 
-export const reminderOffsets = z
-  .array(
-    z
-      .number()
-      .int('must be whole minutes')
-      .min(1, 'must be at least 1 minute')
-      .max(30 * MINUTES_PER_DAY, 'must be at most 30 days (43200 minutes)'),
-  )
+export const reminderOffsets = uniqueArray(
+  z
+    .number()
+    .int('must be whole minutes')
+    .min(1, 'must be at least 1 minute')
+    .max(30 * MINUTES_PER_DAY, 'must be at most 30 days (43200 minutes)'),
+  'must not repeat an offset',
+)
   .min(1, 'needs at least one reminder')
-  .max(10, 'at most 10 reminders')
-  .refine(unique, { message: 'must not repeat an offset' });
+  .max(10, 'at most 10 reminders');
 
 export const createAppointmentBody = z
   .strictObject({
     careCircleId: z.uuid('must be a UUID'),
     patientId: z.uuid('must be a UUID'),
     title,
-    location: z.string().trim().min(1, 'must not be empty').max(500).optional(),
+    location: line(500).optional(),
     startsAt: instant,
     /** Default: the patient's time zone. */
     timezone: timezone.optional().openapi({ description: "IANA time zone; default: the patient's" }),
@@ -46,14 +42,14 @@ export const createAppointmentBody = z
 export const updateAppointmentBody = z
   .strictObject({
     title: title.optional(),
-    location: z.string().trim().min(1, 'must not be empty').max(500).nullable().optional(),
+    location: line(500).nullable().optional(),
     startsAt: instant.optional(),
     timezone: timezone.optional(),
     caregiverIds: memberIds.optional(),
     reminderOffsetsMinutes: reminderOffsets.optional(),
   })
   .refine((b) => Object.keys(b).length > 0, { message: 'needs at least one field to change' })
-  .openapi('PatchAppointment');
+  .openapi('PatchAppointment', { minProperties: 1 });
 
 export const createShiftBody = z
   .strictObject({
@@ -108,12 +104,12 @@ export const updateShiftBody = z
   .refine((b) => (b.assigneeId !== undefined) !== (b.swapWithShiftId !== undefined), {
     message: 'give either assigneeId or swapWithShiftId',
   })
-  .openapi('PatchShift');
+  .openapi('PatchShift', { oneOf: [{ required: ['assigneeId'] }, { required: ['swapWithShiftId'] }] });
 
 export const createCircleNotificationBody = z
   .strictObject({
     title,
-    body: z.string().trim().min(1, 'must not be empty').max(2000, 'must be at most 2000 characters'),
+    body: paragraph(2000),
     /** Urgent messages ignore quiet hours and overtake other work. */
     urgent: z.boolean().optional().openapi({ description: 'Urgent messages ignore quiet hours' }),
   })
@@ -133,14 +129,10 @@ export const updateMemberPreferencesBody = z
       .nullable()
       .optional()
       .openapi({ description: "Local times (HH:MM, the member's time zone) to hold messages back; null removes them" }),
-    channels: z
-      .array(channel)
-      .min(1, 'needs at least one channel')
-      .refine(unique, { message: 'must not repeat a channel' })
-      .optional(),
+    channels: uniqueArray(channel, 'must not repeat a channel').min(1, 'needs at least one channel').optional(),
   })
   .refine((b) => Object.keys(b).length > 0, { message: 'needs at least one field to change' })
-  .openapi('PatchMemberPreferences');
+  .openapi('PatchMemberPreferences', { minProperties: 1 });
 
 /** The lists of appointments and shifts: one care circle's, a page at a time. */
 export const circleListQuery = z.object({

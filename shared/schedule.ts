@@ -78,8 +78,15 @@ export interface Dose {
 }
 
 export const TIME_OF_DAY = /^([01]\d|2[0-3]):([0-5]\d)$/;
-export const CALENDAR_DATE = /^\d{4}-\d{2}-\d{2}$/;
-export const LOCAL_DATE_TIME = /^(\d{4}-\d{2}-\d{2})T(([01]\d|2[0-3]):[0-5]\d)$/;
+/**
+ * A real Gregorian date, years 1000-9999, leap days included: a string that matches is a date, so
+ * the pattern alone (also in the OpenAPI document) says everything the API checks.
+ */
+const REAL_DATE =
+  '(?:[1-9]\\d{3}-(?:(?:0[13578]|1[02])-(?:0[1-9]|[12]\\d|3[01])|(?:0[469]|11)-(?:0[1-9]|[12]\\d|30)|02-(?:0[1-9]|1\\d|2[0-8]))' +
+  '|(?:[1-9]\\d(?:0[48]|[2468][048]|[13579][26])|(?:[2468][048]|[13579][26])00)-02-29)';
+export const CALENDAR_DATE = new RegExp(`^${REAL_DATE}$`);
+export const LOCAL_DATE_TIME = new RegExp(`^(${REAL_DATE})T(([01]\\d|2[0-3]):[0-5]\\d)$`);
 
 export function isValidTimeZone(zone: string): boolean {
   return IANAZone.isValidZone(zone);

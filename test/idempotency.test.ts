@@ -86,4 +86,27 @@ describe('Idempotency-Key', () => {
     const [a, b] = (await Promise.all([first.json(), theirs.json()])) as { id: string }[];
     expect(a!.id).not.toBe(b!.id);
   });
+  it('replays a retried document upload, though the retry draws a new multipart boundary', async () => {
+    const circle = (await (await post('/v1/care-circles', { name: 'Upload family' })).json()) as { id: string };
+    const upload = (key: string, text: string) => {
+      // A new FormData, as a client builds for each attempt: fetch gives each its own boundary.
+      const form = new FormData();
+      form.set('careCircleId', circle.id);
+      form.set('file', new File([text], 'plan.txt', { type: 'text/plain' }));
+      return alice.request('/v1/documents', { method: 'POST', body: form, headers: { 'idempotency-key': key } });
+    };
+    const first = await upload('upload-plan-1', 'care plan');
+    expect(first.status).toBe(202);
+    const firstBody = await first.json();
+    const retry = await upload('upload-plan-1', 'care plan');
+    expect(retry.status).toBe(202);
+    expect(retry.headers.get('idempotent-replayed')).toBe('true');
+    expect(await retry.json()).toEqual(firstBody);
+    expect(await db.prisma.document.count({ where: { careCircleId: circle.id } })).toBe(1);
+    expect(started.filter((id) => id.startsWith('document:'))).toHaveLength(1);
+
+    const otherFile = await upload('upload-plan-1', 'another plan');
+    expect(otherFile.status).toBe(422);
+    expect(await db.prisma.document.count({ where: { careCircleId: circle.id } })).toBe(1);
+  });
 });

@@ -434,7 +434,7 @@ describe('API → workflow → dev outbox', () => {
     expect(resumed.upcomingDoses).toHaveLength(5);
 
     // Only Marie herself or a caregiver changes her profile; an outsider cannot see her.
-    const travel = { params: { path: { id: patient!.id } }, body: { timezone: 'America/New_York' } };
+    const travel = { params: { path: { id: patient!.id } }, body: { timezone: 'America/New_York' as const } };
     expect((await mallory.PATCH('/v1/members/{id}', travel)).response.status).toBe(404);
     expect((await pierre.PATCH('/v1/members/{id}', travel)).response.status).toBe(403);
     expect((await db.prisma.member.findUniqueOrThrow({ where: { id: patient!.id } })).timezone).toBe('Europe/Paris');

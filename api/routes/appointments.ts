@@ -15,7 +15,16 @@ import { appointmentWorkflowId } from '../../shared/ids.ts';
 import { appointmentChangedUpdate, type AppointmentReminderStatus } from '../../workflows/appointment-messages.ts';
 import { authorize } from '../access.ts';
 import type { ApiDeps } from '../deps.ts';
-import { createRouter, jsonBody, jsonResponse, problems, uuidParams, type AppEnv, type Router } from '../openapi.ts';
+import {
+  beyondSchema,
+  createRouter,
+  jsonBody,
+  jsonResponse,
+  problems,
+  uuidParams,
+  type AppEnv,
+  type Router,
+} from '../openapi.ts';
 import { pageSchema, pageWindow } from '../pagination.ts';
 import { notFound, ProblemError, unavailable, validationFailed, type FieldError } from '../problem.ts';
 import { circleListQuery, createAppointmentBody, updateAppointmentBody } from '../scheduling-schemas.ts';
@@ -79,7 +88,21 @@ const createAppointment = createRoute({
   request: { body: jsonBody(createAppointmentBody) },
   responses: {
     201: jsonResponse(CreatedAppointmentSchema, 'Created; its reminder workflow is running'),
-    ...problems(400, 403, 404, 409, 413, 415, 422),
+    ...problems(
+      beyondSchema(
+        400,
+        'startsAt: in the future',
+        'patientId: a member of the circle with role patient',
+        'caregiverIds: caregivers or family members of the circle',
+      ),
+      400,
+      403,
+      404,
+      409,
+      413,
+      415,
+      422,
+    ),
   },
 });
 
@@ -112,7 +135,15 @@ const updateAppointment = createRoute({
   request: { params, body: jsonBody(updateAppointmentBody) },
   responses: {
     200: jsonResponse(AppointmentSchema, 'Changed; the running workflow has taken the change'),
-    ...problems(400, 403, 404, 409, 413, 415),
+    ...problems(
+      beyondSchema(400, 'startsAt: in the future', 'caregiverIds: caregivers or family members of the circle'),
+      400,
+      403,
+      404,
+      409,
+      413,
+      415,
+    ),
   },
 });
 

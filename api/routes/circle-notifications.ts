@@ -14,7 +14,7 @@ import { PRIORITY, TASK_QUEUES } from '../../shared/task-queues.ts';
 import type { CircleNotificationProgress, RecipientProgress } from '../../workflows/circle-notification-messages.ts';
 import { authorize, membershipOf } from '../access.ts';
 import type { ApiDeps } from '../deps.ts';
-import { createRouter, jsonBody, jsonResponse, problems, uuidParams, type Router } from '../openapi.ts';
+import { beyondSchema, createRouter, jsonBody, jsonResponse, problems, uuidParams, type Router } from '../openapi.ts';
 import { pageQuery, pageSchema, pageWindow } from '../pagination.ts';
 import { notFound, unavailable } from '../problem.ts';
 import { channel } from '../schemas.ts';
@@ -122,7 +122,7 @@ const updatePreferences = createRoute({
   request: { params: uuidParams('id', 'memberId'), body: jsonBody(updateMemberPreferencesBody) },
   responses: {
     200: jsonResponse(MemberPreferencesSchema, 'The preferences now'),
-    ...problems(400, 403, 404, 413, 415),
+    ...problems(beyondSchema(400, 'quietHours: end differs from start'), 400, 403, 404, 413, 415),
   },
 });
 

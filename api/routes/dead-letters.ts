@@ -19,7 +19,8 @@ import { documentIdOfDeadLetter } from '../../shared/ids.ts';
 import { TASK_QUEUES } from '../../shared/task-queues.ts';
 import { requireOperator } from '../auth.ts';
 import type { ApiDeps } from '../deps.ts';
-import { createRouter, jsonResponse, problems, uuidParams, type Router } from '../openapi.ts';
+import { line } from '../fields.ts';
+import { beyondSchema, createRouter, jsonResponse, problems, uuidParams, type Router } from '../openapi.ts';
 import { pageQuery, pageSchema, pageWindow } from '../pagination.ts';
 import { notFound, ProblemError, unavailable } from '../problem.ts';
 import { channel } from '../schemas.ts';
@@ -32,11 +33,7 @@ const listQuery = z.object({
   status: deadLetterStatus
     .optional()
     .openapi({ param: { name: 'status', in: 'query' }, description: 'Only dead letters in this state' }),
-  kind: z
-    .string()
-    .trim()
-    .min(1)
-    .max(100)
+  kind: line(100)
     .optional()
     .openapi({ param: { name: 'kind', in: 'query' }, description: 'Only this kind, e.g. dose_reminder' }),
   ...pageQuery,
@@ -138,7 +135,7 @@ const retryRoute = createRoute({
   request: { params: idParams },
   responses: {
     202: jsonResponse(RetryStartedSchema, 'A retry workflow was started'),
-    ...problems(403, 404, 409, 422),
+    ...problems(403, 404, 409, beyondSchema(422, 'the dead letter names a notification or document to re-run')),
   },
 });
 

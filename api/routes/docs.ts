@@ -6,6 +6,7 @@ import fs from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { Hono } from 'hono';
+import { addLinks } from '../links.ts';
 import type { Router } from '../openapi.ts';
 
 const swaggerDir = path.dirname(createRequire(import.meta.url).resolve('swagger-ui-dist/package.json'));
@@ -43,7 +44,7 @@ const DOCUMENT = { openapi: '3.1.0', info: API_INFO, security: [{ bearerAuth: []
 
 /** The OpenAPI document of an app built by createApp (what GET /openapi.json serves). */
 export function openApiDocument(app: Router) {
-  return app.getOpenAPI31Document(DOCUMENT);
+  return addLinks(app.getOpenAPI31Document(DOCUMENT));
 }
 
 /** Mounts the spec of `app` (all routes registered on it, including later ones) and the docs page. */
@@ -53,7 +54,8 @@ export function mountDocs(app: Router): void {
     scheme: 'bearer',
     bearerFormat: 'JWT',
   });
-  app.doc31('/openapi.json', DOCUMENT);
+  // Built on each request, as the routes stand then (all are registered by the first request).
+  app.get('/openapi.json', (c) => c.json(openApiDocument(app)));
 
   const docs = new Hono();
   docs.get('/', (c) => c.html(PAGE));

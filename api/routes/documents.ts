@@ -27,8 +27,9 @@ import { documentWorkflowId } from '../../shared/ids.ts';
 import { CareCircleId } from '../../shared/search-attributes.ts';
 import { PRIORITY, TASK_QUEUES } from '../../shared/task-queues.ts';
 import { authorize } from '../access.ts';
+import { idempotency } from '../idempotency.ts';
 import type { ApiDeps } from '../deps.ts';
-import { createRouter, jsonResponse, problems, uuidParams, type Router } from '../openapi.ts';
+import { beyondSchema, createRouter, jsonResponse, problems, uuidParams, type Router } from '../openapi.ts';
 import { notFound, ProblemError, problemResponse, unavailable, validationFailed, type FieldError } from '../problem.ts';
 import { isUuid } from '../validation.ts';
 import { startWorkflow } from '../workflow-calls.ts';
@@ -76,7 +77,7 @@ const uploadBody = {
         type: 'object' as const,
         properties: {
           careCircleId: { type: 'string' as const, format: 'uuid' },
-          file: { type: 'string' as const, contentMediaType: 'application/octet-stream' },
+          file: { type: 'string' as const, contentMediaType: 'application/octet-stream', minLength: 1 },
         },
         required: ['careCircleId', 'file'],
       },
@@ -176,11 +177,24 @@ export function documentRoutes({ prisma, temporal, documentStore }: ApiDeps): Ro
         maxSize: cfg.DOCUMENT_MAX_BYTES + MULTIPART_OVERHEAD_BYTES,
         onError: (c) => problemResponse(c, tooLarge()),
       }),
+      // Here rather than the API-wide one (mounted after this route): after this route's body limit.
+      idempotency(prisma),
     ],
     request: { body: uploadBody },
     responses: {
       202: jsonResponse(AcceptedDocumentSchema, 'Stored; its upload workflow is running'),
-      ...problems(400, 403, 404, 413, 415),
+      ...problems(
+        400,
+        403,
+        404,
+        409,
+        413,
+        beyondSchema(
+          415,
+          'file: its bytes are of a type in DOCUMENT_ALLOWED_TYPES (PDF, JPEG, PNG, WebP, HEIC, UTF-8 text by default)',
+        ),
+        422,
+      ),
     },
   });
 

@@ -39,7 +39,7 @@ import {
   patchMedicationBody,
   type ScheduleBody,
 } from '../medication-schemas.ts';
-import { createRouter, jsonBody, jsonResponse, problems, uuidParams, type Router } from '../openapi.ts';
+import { beyondSchema, createRouter, jsonBody, jsonResponse, problems, uuidParams, type Router } from '../openapi.ts';
 import { pageSchema, pageWindow } from '../pagination.ts';
 import { notFound, ProblemError, unavailable, validationFailed } from '../problem.ts';
 import { isUuid } from '../validation.ts';
@@ -160,7 +160,20 @@ const createMedication = createRoute({
   request: { body: jsonBody(createMedicationBody) },
   responses: {
     201: jsonResponse(CreatedMedicationSchema, 'Created; its reminder workflow is running'),
-    ...problems(400, 403, 404, 409, 413, 415, 422),
+    ...problems(
+      beyondSchema(
+        400,
+        'patientId: a member of the circle with role patient',
+        'schedule: endDate is not before startDate, and the schedule has a dose still to come',
+      ),
+      400,
+      403,
+      404,
+      409,
+      413,
+      415,
+      422,
+    ),
   },
 });
 
@@ -193,7 +206,16 @@ const patchMedication = createRoute({
   request: { params, body: jsonBody(patchMedicationBody) },
   responses: {
     200: jsonResponse(MedicationSchema, 'The medication as changed'),
-    ...problems(400, 403, 404, 409, 413, 415, 422),
+    ...problems(
+      beyondSchema(400, 'schedule: endDate is not before startDate, and the schedule has a dose still to come'),
+      400,
+      403,
+      404,
+      409,
+      413,
+      415,
+      422,
+    ),
   },
 });
 
@@ -253,7 +275,7 @@ const doseHistory = createRoute({
   request: { params, query: doseHistoryQuery },
   responses: {
     200: jsonResponse(pageSchema(DoseEventSchema, 'DoseEventPage'), 'A page of doses'),
-    ...problems(400, 404),
+    ...problems(beyondSchema(400, 'to: not before from'), 404),
   },
 });
 

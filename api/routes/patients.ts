@@ -11,7 +11,7 @@ import { authorize } from '../access.ts';
 import type { ApiDeps } from '../deps.ts';
 import { adherenceQuery, patchMemberBody } from '../medication-schemas.ts';
 import { registerPushTokenBody } from '../schemas.ts';
-import { createRouter, jsonBody, jsonResponse, problems, uuidParams, type Router } from '../openapi.ts';
+import { beyondSchema, createRouter, jsonBody, jsonResponse, problems, uuidParams, type Router } from '../openapi.ts';
 import { notFound, unavailable } from '../problem.ts';
 import { isUuid } from '../validation.ts';
 
@@ -94,7 +94,10 @@ const adherence = createRoute({
   tags: ['Patients'],
   summary: "A patient's adherence over local days [from, to], per medication and overall",
   request: { params, query: adherenceQuery },
-  responses: { 200: jsonResponse(AdherenceSchema, 'Adherence'), ...problems(400, 404) },
+  responses: {
+    200: jsonResponse(AdherenceSchema, 'Adherence'),
+    ...problems(beyondSchema(400, 'to: not before from'), 404),
+  },
 });
 
 export function memberRoutes({ prisma, temporal }: ApiDeps): Router {

@@ -15,7 +15,16 @@ import { shiftWorkflowId } from '../../shared/ids.ts';
 import { shiftChangedUpdate, type ShiftReminderStatus } from '../../workflows/shift-messages.ts';
 import { authorize } from '../access.ts';
 import type { ApiDeps } from '../deps.ts';
-import { createRouter, jsonBody, jsonResponse, problems, uuidParams, type AppEnv, type Router } from '../openapi.ts';
+import {
+  beyondSchema,
+  createRouter,
+  jsonBody,
+  jsonResponse,
+  problems,
+  uuidParams,
+  type AppEnv,
+  type Router,
+} from '../openapi.ts';
 import { pageSchema, pageWindow } from '../pagination.ts';
 import { notFound, ProblemError, unavailable, validationFailed, type FieldError } from '../problem.ts';
 import { circleListQuery, createShiftBody, updateShiftBody } from '../scheduling-schemas.ts';
@@ -71,7 +80,21 @@ const createShift = createRoute({
   request: { body: jsonBody(createShiftBody) },
   responses: {
     201: jsonResponse(CreatedShiftSchema, 'Created; its workflow is running'),
-    ...problems(400, 403, 404, 409, 413, 415, 422),
+    ...problems(
+      beyondSchema(
+        400,
+        'startsAt: in the future',
+        'endsAt: after startsAt, at most 7 days later',
+        'assigneeId: a caregiver or family member of the circle',
+      ),
+      400,
+      403,
+      404,
+      409,
+      413,
+      415,
+      422,
+    ),
   },
 });
 
@@ -104,7 +127,19 @@ const updateShift = createRoute({
   request: { params, body: jsonBody(updateShiftBody) },
   responses: {
     200: jsonResponse(ShiftChangeSchema, 'Changed; the running workflows have taken the change'),
-    ...problems(400, 403, 404, 409, 413, 415),
+    ...problems(
+      beyondSchema(
+        400,
+        'assigneeId: a caregiver or family member of the circle',
+        'swapWithShiftId: another shift of the same circle',
+      ),
+      400,
+      403,
+      404,
+      409,
+      413,
+      415,
+    ),
   },
 });
 
