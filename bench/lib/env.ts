@@ -134,7 +134,9 @@ export async function startTemporal(dir: string): Promise<TemporalServer> {
     namespace: NAMESPACE,
     searchAttributes: searchAttributeDefinitions,
   });
-  const pid = Number.parseInt(fs.readFileSync(path.join(dataDir, 'temporal.pid'), 'utf8'), 10);
+  // The pid file records the server's identity (dev/leftovers.ts): `{ server: { pid, … }, … }`.
+  const record = JSON.parse(fs.readFileSync(path.join(dataDir, 'temporal.pid'), 'utf8')) as { server: { pid: number } };
+  const pid = record.server.pid;
   const connection = await Connection.connect({ address: server.address });
   const client = new Client({ connection, namespace: NAMESPACE });
   return {
