@@ -147,7 +147,7 @@ const schema = z.object({
   WORKER_MEMORY_BUDGET_MB: z.coerce.number().int().min(256).default(448),
   /**
    * Workflow tuning (BENCHMARKS.md measures both). Cached workflows per worker: each costs
-   * 0.2–0.35 MB but saves replaying its history on the next task; unset: from
+   * about 0.6 MB but saves replaying its history on the next task; unset: from
    * WORKER_MEMORY_BUDGET_MB. Workflow-task slots per worker: unset, min(10, the queue's concurrency).
    */
   WORKER_MAX_CACHED_WORKFLOWS: z.coerce.number().int().min(0).optional(),

@@ -166,7 +166,8 @@ export interface BuildWorkersOptions extends Omit<BuildWorkerOptions, 'settings'
  * `npm run bench -- scale` (docs/queues.md, "Memory").
  */
 export const PROCESS_BASE_MB = 250;
-export const CACHED_WORKFLOW_MB = 0.35;
+// 407 MiB with 1,000 sleeping and the medication cache (282) full, against 233 MiB idle.
+export const CACHED_WORKFLOW_MB = 0.6;
 /** Fewer is not worth a worker: every workflow task would replay its whole history. */
 const MIN_CACHED_WORKFLOWS = 10;
 
