@@ -1,10 +1,11 @@
 /**
  * Counts what happened to every dose of a scenario, from what left the system (the fake Resend's
- * accepted emails, the dev outbox for push, the in-app table) and from the database (notification
- * log, dead letters), never from what the workers say about themselves.
+ * accepted emails, the fake FCM's accepted messages, the in-app table) and from the database
+ * (notification log, dead letters), never from what the workers say about themselves.
  */
 import { Connection, Client } from '@temporalio/client';
 import pg from 'pg';
+import type { FakeFcm } from '../test/fakes/fcm-server.ts';
 import type { FakeProviders } from '../test/fakes/provider-server.ts';
 import { CHANNELS, type ChannelName, type SeededScenario } from './seed.ts';
 
@@ -27,6 +28,10 @@ export interface ScenarioCount {
   duplicates: number;
   /** Due, never delivered and not dead-lettered. */
   lost: number;
+  /** Reminders sent while their schedule was paused or deleted (chaos/people.ts; none can arise in a burst). */
+  ghosts: number;
+  /** Due doses of an active schedule of which no channel was sent nor dead-lettered (each also counts in `lost`). */
+  silenced: number;
   /** Still pending in the notification log without a dead letter: a retry may still change the counts. */
   inFlight: number;
   perChannel: Record<ChannelName, ChannelCount>;
@@ -46,8 +51,7 @@ export interface ScenarioCount {
 }
 
 export interface Snapshot {
-  outbox: { dedupe_key: string }[];
-  inApp: { dedupe_key: string }[];
+  inApp: { dedupe_key: string; at_ms: number }[];
   log: { dedupe_key: string; status: string }[];
   deadLetters: { dedupe_key: string | null; error_type: string | null; status: string }[];
 }
@@ -58,8 +62,12 @@ export async function snapshot(databaseUrl: string): Promise<Snapshot> {
   try {
     const q = async <T>(sql: string) => (await client.query(sql)).rows as T[];
     return {
-      outbox: await q(`SELECT dedupe_key FROM dev_outbox WHERE dedupe_key LIKE 'dose:%'`),
-      inApp: await q(`SELECT dedupe_key FROM in_app_notifications WHERE dedupe_key LIKE 'dose:%'`),
+      inApp: (
+        await q<{ dedupe_key: string; at_ms: string }>(
+          `SELECT dedupe_key, (extract(epoch FROM created_at) * 1000)::bigint::text AS at_ms
+             FROM in_app_notifications WHERE dedupe_key LIKE 'dose:%'`,
+        )
+      ).map((r) => ({ dedupe_key: r.dedupe_key, at_ms: Number(r.at_ms) })),
       log: await q(`SELECT dedupe_key, status::text FROM notification_log WHERE kind = 'dose_reminder'`),
       deadLetters: await q(
         `SELECT dedupe_key, error_type, status::text FROM dead_letters WHERE dedupe_key LIKE 'dose:%'`,
@@ -70,12 +78,30 @@ export async function snapshot(databaseUrl: string): Promise<Snapshot> {
   }
 }
 
-function parse(key: string): { medicationId: string; doseAt: string; channel: ChannelName } | undefined {
+/** Every reminder that left the system, by channel, with when it left (email: not timed). */
+export function sentArtifacts(
+  snap: Snapshot,
+  fake: FakeProviders,
+  fcm: FakeFcm,
+): { key: string; channel: ChannelName; at?: number }[] {
+  return [
+    // One accepted message per live token; the chaos patients have one live token each.
+    ...fcm.sent.flatMap((m) =>
+      m.message.data?.dedupeKey ? [{ key: m.message.data.dedupeKey, channel: 'push' as const, at: m.at }] : [],
+    ),
+    ...snap.inApp.map((r) => ({ key: r.dedupe_key, channel: 'in_app' as const, at: r.at_ms })),
+    ...fake.resend.sent.flatMap((e) =>
+      e.idempotencyKey ? [{ key: e.idempotencyKey, channel: 'email' as const }] : [],
+    ),
+  ];
+}
+
+export function parse(key: string): { medicationId: string; doseAt: string; channel: ChannelName } | undefined {
   const m = KEY.exec(key);
   return m ? { medicationId: m[1]!, doseAt: m[2]!, channel: m[4] as ChannelName } : undefined;
 }
 
-export function count(scenario: SeededScenario, snap: Snapshot, fake: FakeProviders): ScenarioCount {
+export function count(scenario: SeededScenario, snap: Snapshot, fake: FakeProviders, fcm: FakeFcm): ScenarioCount {
   const meds = new Map(scenario.medications.map((m) => [m.id, m]));
   const slot = (medicationId: string, channel: ChannelName) => `${medicationId}|${channel}`;
   const artifacts = new Map<string, number>();
@@ -88,9 +114,7 @@ export function count(scenario: SeededScenario, snap: Snapshot, fake: FakeProvid
     const s = slot(p.medicationId, p.channel);
     artifacts.set(s, (artifacts.get(s) ?? 0) + 1);
   };
-  snap.outbox.forEach((r) => addArtifact(r.dedupe_key, 'push'));
-  snap.inApp.forEach((r) => addArtifact(r.dedupe_key, 'in_app'));
-  fake.resend.sent.forEach((e) => addArtifact(e.idempotencyKey, 'email'));
+  sentArtifacts(snap, fake, fcm).forEach((a) => addArtifact(a.key, a.channel));
 
   const deadLetters = new Map<string, { errorType: string | null }[]>();
   for (const d of snap.deadLetters) {
@@ -125,6 +149,8 @@ export function count(scenario: SeededScenario, snap: Snapshot, fake: FakeProvid
     deadLettered: 0,
     duplicates: 0,
     lost: 0,
+    ghosts: 0,
+    silenced: 0,
     inFlight: 0,
     perChannel,
     permanentExpected: 0,
@@ -137,6 +163,7 @@ export function count(scenario: SeededScenario, snap: Snapshot, fake: FakeProvid
     workflowsNotRunning: [],
   };
   for (const med of scenario.medications) {
+    const lostBefore = out.lost;
     for (const channel of CHANNELS) {
       const s = slot(med.id, channel);
       const n = artifacts.get(s) ?? 0;
@@ -165,6 +192,8 @@ export function count(scenario: SeededScenario, snap: Snapshot, fake: FakeProvid
       // Two dead letters for one delivery would mean it was given up twice: count as duplicate work.
       if (dls.length > 1) out.duplicates += dls.length - 1;
     }
+    // Nothing at all reached the patient, and nothing was given up on: the dose went silent.
+    if (out.lost - lostBefore === CHANNELS.length) out.silenced++;
   }
   return out;
 }

@@ -1,10 +1,13 @@
 /**
- * Provider faults at the fake Resend, decided per request: permanently invalid addresses get 422
+ * Provider faults at the fake Resend and the fake FCM.
+ *
+ * Resend, decided per request: permanently invalid addresses get 422
  * (Resend's validation_error), and while a domain is "faulty" 30 % of its calls fail: 5xx (half
  * with Retry-After), 429 with Retry-After, hung requests (the adapter gives up after 15 s) and hung
  * requests whose email was accepted first (the response is lost: the retry must be absorbed by the
  * Idempotency-Key). Everything is counted, including retries the idempotency key absorbed.
  */
+import type { FakeFcm, FakeFcmFault } from '../test/fakes/fcm-server.ts';
 import type { FakeProviders } from '../test/fakes/provider-server.ts';
 import type { FakeResendFault } from '../test/fakes/resend-server.ts';
 import { INVALID_EMAIL_DOMAIN } from './seed.ts';
@@ -82,4 +85,62 @@ export function installResendFaults(
     return fault;
   });
   return stats;
+}
+
+export interface FcmFaultStats {
+  requests: number;
+  status503: number;
+  status500: number;
+  status429: number;
+  hang: number;
+}
+
+/**
+ * Push faults at the fake FCM, for the tokens `faulty` picks, on `rate` of their requests: 503
+ * with Retry-After (which firebase-admin retries itself), 500, 429 with Retry-After, and hung
+ * requests (the SDK gives up after 15 s). A hang after FCM accepted the message is left out: FCM
+ * has no idempotency key, so its retry is a second message by construction (RELIABILITY.md).
+ * Unregistered tokens are the fake's own `unregister()`, answered before this is asked.
+ */
+export function installFcmFaults(
+  fcm: FakeFcm,
+  opts: { faulty: (token: string) => boolean; rate: number; random?: () => number },
+): FcmFaultStats {
+  const random = opts.random ?? Math.random;
+  const stats: FcmFaultStats = { requests: 0, status503: 0, status500: 0, status429: 0, hang: 0 };
+  fcm.respondWith(({ token }): FakeFcmFault | undefined => {
+    stats.requests++;
+    if (!opts.faulty(token)) return undefined;
+    const r = random() / opts.rate; // < 1 for `rate` of the calls
+    if (r < 0.3) {
+      stats.status503++;
+      return { kind: 'status', status: 503, retryAfterSeconds: 1 };
+    }
+    if (r < 0.5) {
+      stats.status500++;
+      return { kind: 'status', status: 500 };
+    }
+    if (r < 0.9) {
+      stats.status429++;
+      return { kind: 'status', status: 429, retryAfterSeconds: 1 + Math.floor(random() * 3) };
+    }
+    if (r < 1) {
+      stats.hang++;
+      return { kind: 'hang' };
+    }
+    return undefined;
+  });
+  return stats;
+}
+
+/** Requests to a token after FCM had answered UNREGISTERED for it: the token should have been retired. */
+export function sendsAfterUnregistered(fcm: FakeFcm): number {
+  const gone = new Map<string, number>();
+  let after = 0;
+  for (const r of fcm.requests) {
+    const since = gone.get(r.token);
+    if (since !== undefined && r.at > since + 1_000) after++;
+    if (r.outcome === 'unregistered' && since === undefined) gone.set(r.token, r.at);
+  }
+  return after;
 }

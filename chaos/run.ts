@@ -7,16 +7,24 @@
  *   start   6. bad input, on a quiet system: 4xx only (401 without a token or with a forged one),
  *              row counts and workflow count unchanged
  *   M       1. burst of doses; the worker is SIGKILLed 4 times and restarted
- *           4. at the same minute, a burst whose emails meet 30 % provider faults and invalid addresses
- *   M+1     2. burst; the Temporal server is stopped and started again
+ *           4. at the same minute, a burst whose emails and pushes meet 30 % provider faults,
+ *              invalid addresses and unregistered push tokens
+ *   M…M+K   7. people: users edit, pause, resume, acknowledge and delete schedules with a dose
+ *              every minute (chaos/people.ts), through everything below
+ *   M+1     2. burst; the Temporal server is killed with SIGKILL and started again on its file
  *   M+2     3. burst; PostgreSQL is down for 20 s around it, the API is probed all along
  *   M+2:40  5. a 2 MiB upload in 64 KiB chunks; SIGTERM to the worker at 30 %
+ *   M+3…    7. worker SIGKILL, Temporal SIGKILL, worker SIGKILL, Temporal SIGKILL (40 s apart)
  *   then    wait until every due delivery is delivered or dead-lettered (reminder retries are 5
  *           minutes apart), count, 6. bad input again, print, exit 1 if any count is off.
+ * Push goes through the real firebase-admin SDK to the fake FCM (test/fakes/fcm-server.ts).
  *
- * Options: --scenarios 1,2,3,4,5,6 (default all) · --doses N (scenario 1, default 300) ·
- * --other-doses N (scenarios 2–4, default 100) · --smoke (scenario 1 with 50 doses; the worker is
- * killed before the dose instant and restarted after it, so no attempt is lost and it ends in ~2 min).
+ * Options: --scenarios 1,2,3,4,5,6,7 (default all) · --doses N (scenario 1, default 300) ·
+ * --other-doses N (scenarios 2–4, default 100) · --people N (scenario 7's medications, default 60)
+ * · --people-minutes K (default 6) · --seed N (the users' choices) · --grace-ms (default 10000) ·
+ * --smoke (scenario 1 with 50 doses, the worker killed before the dose instant and restarted after
+ * it; scenario 7 with 8 medications over 2 minutes, one action at a time, the Temporal server
+ * SIGKILLed and the worker SIGKILLed again before the second minute's doses; ends in ~3 min).
  * Env: CHAOS_KEEP_DATA=1 keeps the temp folder with worker.log and api.log; CHAOS_LOG_LEVEL.
  * The API gets a signing key of its own for the run (chaos/stack.ts); every request is made by one
  * user, CHAOS_USER, the caregiver of each circle it creates.
@@ -24,7 +32,14 @@
 import { setTimeout as delay } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
 import { count, snapshot, workflowStatuses, type ScenarioCount } from './accounting.ts';
-import { installResendFaults, type FaultStats } from './faults.ts';
+import {
+  installFcmFaults,
+  installResendFaults,
+  sendsAfterUnregistered,
+  type FaultStats,
+  type FcmFaultStats,
+} from './faults.ts';
+import { actPeople, countPeople, seedPeople, type PeopleCount, type PeopleScenario } from './people.ts';
 import {
   badInput,
   footprint,
@@ -39,7 +54,11 @@ import { Stack } from './stack.ts';
 
 const { values } = parseArgs({
   options: {
-    scenarios: { type: 'string', default: '1,2,3,4,5,6' },
+    scenarios: { type: 'string', default: '1,2,3,4,5,6,7' },
+    people: { type: 'string' },
+    'people-minutes': { type: 'string' },
+    seed: { type: 'string' },
+    'grace-ms': { type: 'string', default: '10000' },
     doses: { type: 'string' },
     'other-doses': { type: 'string', default: '100' },
     smoke: { type: 'boolean', default: false },
@@ -47,7 +66,21 @@ const { values } = parseArgs({
   },
 });
 const smoke = values.smoke;
-const wanted = new Set(smoke ? [1, 6] : values.scenarios.split(',').map(Number));
+const wanted = new Set(smoke ? [1, 6, 7] : values.scenarios.split(',').map(Number));
+const peopleMeds = Number(values.people ?? (smoke ? 8 : 60));
+const peopleMinutes = Number(values['people-minutes'] ?? (smoke ? 2 : 6));
+const seed = Number(values.seed ?? Date.now() % 1_000_000);
+/** mulberry32: the users' choices, reproducible with --seed. */
+const random = (() => {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+})();
 const dosesS1 = Number(values.doses ?? (smoke ? 50 : 300));
 const dosesOther = Number(values['other-doses']);
 const t0 = Date.now();
@@ -63,6 +96,9 @@ interface Report {
   probe?: ProbeResult;
   upload?: UploadResult;
   faults?: FaultStats;
+  fcmFaults?: FcmFaultStats;
+  people?: PeopleCount;
+  push?: { tokensIssued: number; accepted: number; requests: number; sendsAfterUnregistered: number };
   failures: string[];
 }
 
@@ -123,7 +159,7 @@ async function run(stack: Stack, report: Report): Promise<void> {
   if (wanted.has(4)) plan.push({ key: '4', name: '4 provider faults', minute: 0, doses: dosesOther, invalid: 10 });
   if (wanted.has(2)) plan.push({ key: '2', name: '2 Temporal restart', minute: 1, doses: dosesOther });
   if (wanted.has(3)) plan.push({ key: '3', name: '3 database outage 20 s', minute: 2, doses: dosesOther });
-  const totalDoses = plan.reduce((n, p) => n + p.doses, 0);
+  const totalDoses = plan.reduce((n, p) => n + p.doses, 0) + (wanted.has(7) ? peopleMeds * 1.5 : 0);
   // Creating a medication (row + workflow start) takes ~5-10 ms at 16 in flight; keep a margin.
   const m0 = Math.ceil((Date.now() + 12_000 + totalDoses * 25) / 60_000) * 60_000;
   const seeded: Record<string, SeededScenario> = {};
@@ -135,9 +171,36 @@ async function run(stack: Stack, report: Report): Promise<void> {
       doses: p.doses,
       medicationsPerPatient: 5,
       invalidEmailPatients: p.invalid,
+      deadTokenEvery: p.key === '4' ? 5 : undefined,
     });
+    seeded[p.key]!.deadTokens.forEach((t) => stack.fcm.unregister(t));
     report.scenarios[p.key] = { notes: [] };
     log(`seeded scenario ${p.name}: ${p.doses} doses due at ${seeded[p.key]!.doseAt}`);
+  }
+  let people: PeopleScenario | undefined;
+  if (wanted.has(7)) {
+    people = await seedPeople(caller, {
+      name: '7 people act while processes die',
+      medications: peopleMeds,
+      startMs: m0,
+      minutes: peopleMinutes,
+      steps: smoke ? [1, 2] : [2, 5],
+      // The smoke's users act between the first minute's reminders (late: the worker was killed
+      // across that instant) and the second minute's; the full run's act all along the window.
+      actWindow: smoke ? [m0 + 40_000, m0 + 54_000] : [m0 - 15_000, m0 + peopleMinutes * 60_000 - 15_000],
+      pairs: !smoke,
+      // An edit accepted while a late reminder is still unsent can drop that reminder (reported as
+      // silenced by the full run); on a loaded machine the smoke's first reminders are that late.
+      edits: !smoke,
+      graceMs: Number(values['grace-ms']),
+      deadTokenEvery: 4,
+      random,
+    });
+    people.deadTokens.forEach((t) => stack.fcm.unregister(t));
+    report.scenarios['7'] = { notes: [`seed ${seed}`] };
+    log(
+      `seeded scenario ${people.name}: ${peopleMeds} schedules, a dose every minute for ${peopleMinutes} min (seed ${seed})`,
+    );
   }
   const lead = (m0 - Date.now()) / 1000;
   log(`first burst in ${lead.toFixed(0)} s`);
@@ -150,7 +213,15 @@ async function run(stack: Stack, report: Report): Promise<void> {
       rate: 0.3,
     });
     report.faults = faults;
+    report.fcmFaults = installFcmFaults(stack.fcm, {
+      faulty: (token) => token.startsWith('chaos-4providerfaults-'),
+      rate: 0.3,
+      random,
+    });
   }
+  // The users act in the background, through every fault below.
+  const acting = people ? actPeople(caller, people) : undefined;
+  acting?.catch(() => {});
 
   // ── 1. Worker SIGKILLs during the burst ──
   if (wanted.has(1)) {
@@ -183,12 +254,12 @@ async function run(stack: Stack, report: Report): Promise<void> {
     const notes = report.scenarios['2']!.notes;
     const m = m0 + 60_000;
     await until(m + 1_500);
-    await stack.stopTemporal();
+    await stack.killTemporal();
     const down = Date.now();
     await delay(5_000);
     await stack.startTemporal();
     notes.push(
-      `Temporal stopped at M+${((down - m) / 1000).toFixed(1)}s, serving again after ${((Date.now() - down) / 1000).toFixed(1)} s`,
+      `Temporal SIGKILLed at M+${((down - m) / 1000).toFixed(1)}s, serving again on its SQLite file after ${((Date.now() - down) / 1000).toFixed(1)} s`,
     );
     log(`2. ${notes.at(-1)}`);
     await delay(5_000);
@@ -223,14 +294,59 @@ async function run(stack: Stack, report: Report): Promise<void> {
     log(`5. upload: ${report.upload.detail} (${report.upload.seconds.toFixed(1)} s)`);
   }
 
+  // ── 7. Kills while the people act ──
+  if (people) {
+    const notes = report.scenarios['7']!.notes;
+    const kills: [number, 'worker' | 'temporal'][] = smoke
+      ? [
+          [30_000, 'temporal'],
+          [58_000, 'worker'],
+        ]
+      : [
+          [190_000, 'worker'],
+          [230_000, 'temporal'],
+          [270_000, 'worker'],
+          [310_000, 'temporal'],
+        ];
+    for (const [offset, what] of kills) {
+      if (offset >= peopleMinutes * 60_000) break;
+      await until(m0 + offset);
+      const at = ((Date.now() - m0) / 1000).toFixed(1);
+      if (what === 'worker') {
+        await stack.ensureWorker().catch(() => false);
+        const how = await stack.signalWorker('SIGKILL');
+        await stack.startWorker();
+        notes.push(`worker killed at M+${at}s (${how}), ready again at M+${((Date.now() - m0) / 1000).toFixed(1)}s`);
+      } else {
+        await stack.killTemporal();
+        await delay(2_000);
+        await stack.startTemporal();
+        notes.push(`Temporal SIGKILLed at M+${at}s, serving again at M+${((Date.now() - m0) / 1000).toFixed(1)}s`);
+        await delay(3_000);
+        if (await stack.ensureWorker()) notes.push('the worker had exited and was restarted');
+      }
+      log(`7. ${notes.at(-1)}`);
+    }
+    await acting;
+    log('7. every user action done');
+  }
+
   // ── Settle: every due delivery delivered or dead-lettered, or the deadline ──
   const deadline = Math.max(Date.now(), m0 + 2 * 60_000) + Number(values['settle-minutes']) * 60_000;
+  const lastDose = m0 + Math.max(2, wanted.has(7) ? peopleMinutes : 0) * 60_000;
+  const peopleEnd = m0 + peopleMinutes * 60_000;
   let counts: Record<string, ScenarioCount> = {};
+  let lastChange = Date.now();
+  let lastKey = '';
   for (;;) {
     if (await stack.ensureWorker().catch(() => false)) log('the worker had exited: restarted it');
     const snap = await snapshot(stack.databaseUrl);
-    counts = Object.fromEntries(Object.entries(seeded).map(([k, s]) => [k, count(s, snap, stack.fake)]));
+    counts = Object.fromEntries(Object.entries(seeded).map(([k, s]) => [k, count(s, snap, stack.fake, stack.fcm)]));
+    if (people) counts['7'] = countPeople(people, snap, stack.fake, stack.fcm, peopleEnd);
     const open = Object.values(counts).reduce((n, c) => n + c.lost + c.inFlight, 0);
+    const inFlight = Object.values(counts).reduce((n, c) => n + c.inFlight, 0);
+    const key = JSON.stringify(Object.values(counts).map((c) => [c.delivered, c.deadLettered, c.lost, c.inFlight]));
+    if (key !== lastKey) [lastKey, lastChange] = [key, Date.now()];
     log(
       `settling: ${Object.values(counts)
         .map(
@@ -240,13 +356,29 @@ async function run(stack: Stack, report: Report): Promise<void> {
         .join(' ')}`,
     );
     if (open === 0 || Date.now() > deadline) break;
+    // Missing with nothing pending and nothing moving for longer than a delivery's retry takes
+    // (a 1-minute attempt timeout, then 5 minutes): it will not come.
+    if (inFlight === 0 && Date.now() - lastChange > 390_000 && Date.now() > lastDose + 60_000) {
+      log('settling: nothing pending and nothing changed for 6.5 minutes');
+      break;
+    }
     await delay(10_000);
   }
   // Anything in flight that would still land as a duplicate: one more look after a pause.
   await delay(5_000);
   const snap = await snapshot(stack.databaseUrl);
+  if (people) {
+    report.people = countPeople(people, snap, stack.fake, stack.fcm, peopleEnd);
+    report.scenarios['7']!.count = report.people;
+  }
+  report.push = {
+    tokensIssued: stack.fcm.tokensIssued,
+    accepted: stack.fcm.sent.length,
+    requests: stack.fcm.requests.length,
+    sendsAfterUnregistered: sendsAfterUnregistered(stack.fcm),
+  };
   for (const [k, s] of Object.entries(seeded)) {
-    const c = count(s, snap, stack.fake);
+    const c = count(s, snap, stack.fake, stack.fcm);
     const wf = await workflowStatuses(stack.temporalAddress, s);
     c.workflows = wf.byStatus;
     c.workflowsNotRunning = wf.notRunning;
@@ -274,7 +406,7 @@ async function run(stack: Stack, report: Report): Promise<void> {
 
 function print(report: Report): number {
   const failures = [...report.failures];
-  const total = { due: 0, delivered: 0, deadLettered: 0, duplicates: 0, lost: 0 };
+  const total = { due: 0, delivered: 0, deadLettered: 0, duplicates: 0, lost: 0, ghosts: 0, silenced: 0 };
   process.stdout.write('\n=== Chaos run ===\n');
   for (const [key, s] of Object.entries(report.scenarios)) {
     const c = s.count;
@@ -285,7 +417,8 @@ function print(report: Report): number {
     process.stdout.write(
       `\nScenario ${c.name}\n` +
         s.notes.map((n) => `  ${n}\n`).join('') +
-        `  ${c.due} due, ${c.delivered} delivered, ${c.deadLettered} dead-lettered, ${c.duplicates} duplicates, ${c.lost} lost\n` +
+        `  ${c.due} due, ${c.delivered} delivered, ${c.deadLettered} dead-lettered, ${c.duplicates} duplicates, ${c.lost} lost, ${c.ghosts} ghosts, ${c.silenced} silenced\n` +
+        ('withdrawn' in c ? peopleLines(c as PeopleCount) : '') +
         `  per channel: ${Object.entries(c.perChannel)
           .map(
             ([ch, v]) => `${ch} ${v.delivered}/${v.due}${v.deadLettered ? ` (+${v.deadLettered} dead-lettered)` : ''}`,
@@ -301,7 +434,11 @@ function print(report: Report): number {
     total.deadLettered += c.deadLettered;
     total.duplicates += c.duplicates;
     total.lost += c.lost;
+    total.ghosts += c.ghosts;
+    total.silenced += c.silenced;
     if (c.lost) failures.push(`${c.name}: ${c.lost} lost`);
+    if (c.ghosts) failures.push(`${c.name}: ${c.ghosts} ghosts (sent while paused or deleted)`);
+    if (c.silenced) failures.push(`${c.name}: ${c.silenced} doses silenced (active, nothing sent)`);
     if (c.inFlight) failures.push(`${c.name}: ${c.inFlight} still pending when the run gave up waiting`);
     if (c.duplicates) failures.push(`${c.name}: ${c.duplicates} duplicates`);
     if (c.wrongInstant) failures.push(`${c.name}: ${c.wrongInstant} reminders for a wrong instant`);
@@ -315,6 +452,13 @@ function print(report: Report): number {
     }
   }
   if (report.faults) process.stdout.write(`\nResend faults injected: ${JSON.stringify(report.faults)}\n`);
+  if (report.fcmFaults) process.stdout.write(`FCM faults injected: ${JSON.stringify(report.fcmFaults)}\n`);
+  if (report.push) {
+    process.stdout.write(
+      `Push through firebase-admin to the fake FCM: ${report.push.requests} send requests, ${report.push.accepted} accepted, ` +
+        `${report.push.tokensIssued} access tokens; ${report.push.sendsAfterUnregistered} sends to a token after FCM had called it unregistered\n`,
+    );
+  }
   if (report.probe) {
     process.stdout.write(`API during the database outage: ${JSON.stringify(report.probe.statuses)}\n`);
     const saw503 = Object.keys(report.probe.statuses).some((k) => k.endsWith(' 503') && !k.includes('/health'));
@@ -341,9 +485,19 @@ function print(report: Report): number {
   if (failures.length) process.stdout.write(`\nFAILED:\n${failures.map((f) => `  - ${f}`).join('\n')}\n`);
   process.stdout.write(`\nduration ${((Date.now() - t0) / 1000).toFixed(0)} s\n`);
   process.stdout.write(
-    `${total.due} due, ${total.delivered} delivered, ${total.deadLettered} dead-lettered, ${total.duplicates} duplicates, ${total.lost} lost\n`,
+    `${total.due} due, ${total.delivered} delivered, ${total.deadLettered} dead-lettered, ${total.duplicates} duplicates, ${total.lost} lost, ${total.ghosts} ghosts, ${total.silenced} silenced\n`,
   );
   return failures.length ? 1 : 0;
+}
+
+function peopleLines(c: PeopleCount): string {
+  return (
+    `  not counted as due: ${c.withdrawn} withdrawn (paused or deleted before anything was sent), ` +
+    `${c.indeterminate} indeterminate (the instant fell inside a user action), ${c.heldBack} correctly held back (paused or deleted)\n` +
+    `  user actions (outcomes): ${JSON.stringify(c.actions)}\n` +
+    `  HTTP statuses the users saw (0 = no answer): ${JSON.stringify(c.statusesSeen)}\n` +
+    c.findings.map((f) => `  ${f}\n`).join('')
+  );
 }
 
 // Exit at once: keep-alive sockets to processes that were killed can hold the event loop for a minute.

@@ -34,6 +34,23 @@ export interface SeededScenario {
   /** ISO instant every medication of the scenario is due. */
   doseAt: string;
   medications: SeededMedication[];
+  /** Push tokens FCM answers UNREGISTERED for (each such patient also has a live one). */
+  deadTokens: string[];
+}
+
+/**
+ * A patient's push tokens: one live token, and for every `deadEvery`-th patient first a token of an
+ * app since uninstalled (the fake FCM is told to answer UNREGISTERED for it).
+ */
+export function pushTokensFor(
+  tag: string,
+  i: number,
+  deadEvery: number | undefined,
+): { tokens: string[]; dead?: string } {
+  const live = `chaos-${tag}-${randomUUID()}`;
+  if (!deadEvery || i % deadEvery !== 0) return { tokens: [live] };
+  const dead = `chaos-${tag}-uninstalled-${randomUUID()}`;
+  return { tokens: [dead, live], dead };
 }
 
 export async function api(
@@ -64,7 +81,7 @@ export async function api(
   return { status: res.status, body: parsed, contentType: res.headers.get('content-type') ?? '' };
 }
 
-async function created(
+export async function created(
   caller: ApiCaller,
   path: string,
   body: unknown,
@@ -81,7 +98,7 @@ async function created(
   }
 }
 
-async function inBatches<T, R>(items: T[], size: number, fn: (item: T) => Promise<R>): Promise<R[]> {
+export async function inBatches<T, R>(items: T[], size: number, fn: (item: T) => Promise<R>): Promise<R[]> {
   const out: R[] = [];
   for (let i = 0; i < items.length; i += size) out.push(...(await Promise.all(items.slice(i, i + size).map(fn))));
   return out;
@@ -101,22 +118,27 @@ export async function seedScenario(opts: {
   doses: number;
   medicationsPerPatient: number;
   invalidEmailPatients?: number;
+  /** Every n-th patient also has an unregistered push token. */
+  deadTokenEvery?: number;
 }): Promise<SeededScenario> {
   const tag = opts.name.replace(/[^a-z0-9]/gi, '').toLowerCase();
   const circle = await created(opts.api, '/v1/care-circles', { name: `chaos ${opts.name}` });
   const patientCount = Math.ceil(opts.doses / opts.medicationsPerPatient);
+  const deadTokens: string[] = [];
   const patients = await inBatches(
     Array.from({ length: patientCount }, (_, i) => i),
     16,
     async (i) => {
       const invalid = i < (opts.invalidEmailPatients ?? 0);
       const email = `p${i}-${randomUUID().slice(0, 8)}@${invalid ? INVALID_EMAIL_DOMAIN : `${tag}.chaos.example.com`}`;
+      const push = pushTokensFor(tag, i, opts.deadTokenEvery);
+      if (push.dead) deadTokens.push(push.dead);
       const member = await created(opts.api, `/v1/care-circles/${circle.id}/members`, {
         name: `Patient ${i}`,
         role: 'patient',
         timezone: 'UTC',
         email,
-        pushTokens: [`chaos-${tag}-${randomUUID()}`],
+        pushTokens: push.tokens,
         channels: [...CHANNELS],
       });
       return { id: member.id, email, invalid };
@@ -139,5 +161,11 @@ export async function seedScenario(opts: {
       return { id: med.id, patientId: patient.id, email: patient.email, invalidEmail: patient.invalid };
     },
   );
-  return { name: opts.name, circleId: circle.id, doseAt: new Date(`${at}:00Z`).toISOString(), medications };
+  return {
+    name: opts.name,
+    circleId: circle.id,
+    doseAt: new Date(`${at}:00Z`).toISOString(),
+    medications,
+    deadTokens,
+  };
 }

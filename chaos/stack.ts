@@ -1,9 +1,11 @@
 /**
  * The whole system as production runs it, on free ports in a temporary folder: PostgreSQL (the
  * embedded server, which the chaos run can stop and start; or a scratch database on DATABASE_URL
- * when no database outage is wanted), the Temporal CLI dev server persisted to SQLite, the fake
- * provider server (in this process, so faults can be planned per request), and the worker and API
- * as child processes (`node --import tsx …`), each restartable.
+ * when no database outage is wanted), the Temporal CLI dev server persisted to SQLite (stopped, or
+ * killed with SIGKILL, and started again on the same file), the fake provider server and the fake
+ * FCM (in this process, so faults can be planned per request; push goes through the real
+ * firebase-admin SDK to it over TLS), and the worker and API as child processes
+ * (`node --import tsx …`), each restartable.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -19,6 +21,7 @@ import { loadConfig, projectRoot, type Config } from '../shared/config.ts';
 import { migrateDeploy } from '../shared/migrations.ts';
 import { createScratchDatabase, type ScratchDatabase } from '../shared/scratch-database.ts';
 import { searchAttributeDefinitions } from '../shared/search-attributes.ts';
+import { startFakeFcm, type FakeFcm } from '../test/fakes/fcm-server.ts';
 import { startFakeProviders, type FakeProviders } from '../test/fakes/provider-server.ts';
 
 export const RESEND_KEY = 're_chaos_key';
@@ -44,6 +47,7 @@ interface ChildHandle {
 export class Stack {
   readonly dataDir: string;
   readonly fake: FakeProviders;
+  readonly fcm: FakeFcm;
   databaseUrl = '';
   temporalAddress = '';
   apiUrl = '';
@@ -67,9 +71,11 @@ export class Stack {
     private readonly opts: StackOptions,
     dataDir: string,
     fake: FakeProviders,
+    fcm: FakeFcm,
   ) {
     this.dataDir = dataDir;
     this.fake = fake;
+    this.fcm = fcm;
   }
 
   static async start(opts: StackOptions): Promise<Stack> {
@@ -78,7 +84,7 @@ export class Stack {
       resend: { apiKey: RESEND_KEY },
       cloudinary: { cloudName: 'chaos', apiKey: '123456789012345', apiSecret: 'chaos-secret' },
     });
-    const stack = new Stack(opts, dataDir, fake);
+    const stack = new Stack(opts, dataDir, fake, await startFakeFcm({ projectId: 'carecircle-chaos' }));
     try {
       await stack.startDatabase();
       await stack.startTemporal();
@@ -137,6 +143,22 @@ export class Stack {
     this.temporal = undefined;
   }
 
+  /**
+   * SIGKILL to the Temporal server: no shutdown, whatever SQLite had not committed is gone. Returns
+   * once the process is reaped (its ports and file are free); startTemporal() reopens the same file.
+   */
+  async killTemporal(): Promise<void> {
+    const pidFile = path.join(this.dataDir, 'temporal.pid');
+    const pid = Number.parseInt(fs.readFileSync(pidFile, 'utf8'), 10);
+    process.kill(pid, 'SIGKILL');
+    for (const deadline = Date.now() + 10_000; fs.existsSync(`/proc/${pid}`); await delay(50)) {
+      if (Date.now() > deadline) throw new Error(`the Temporal server (pid ${pid}) outlived SIGKILL`);
+    }
+    // Its handle's stop() would remove the pid file of the next server: forget it instead.
+    this.temporal = undefined;
+    fs.rmSync(pidFile, { force: true });
+  }
+
   // ── Worker and API ────────────────────────────────────────────────────────────────────────
   private workerPort = 0;
   private apiPort = 0;
@@ -155,6 +177,9 @@ export class Stack {
       WORKER_METRICS_PORT: String(this.workerPort),
       RESEND_API_KEY: RESEND_KEY,
       RESEND_BASE_URL: this.fake.resend.baseUrl,
+      FIREBASE_SERVICE_ACCOUNT: this.fcm.serviceAccount,
+      FIREBASE_CONNECT_TO: this.fcm.connectTo,
+      FIREBASE_TLS_CA: this.fcm.caFile,
       CLOUDINARY_URL: this.fake.cloudinary.cloudinaryUrl,
       DOCUMENT_CHUNK_BYTES: String(DOCUMENT_CHUNK_BYTES),
       // A SIGTERM must interrupt the document upload rather than let it finish within the grace.
@@ -205,12 +230,24 @@ export class Stack {
     return { child, exited };
   }
 
+  /** Starts the worker; one that exits during start-up is started again, up to 3 times, as a supervisor would. */
   async startWorker(): Promise<void> {
     this.workerPort ||= await freePort();
     this.workerUrl = `http://127.0.0.1:${this.workerPort}`;
-    this.starts.worker++;
-    this.worker = this.spawnChild('worker', 'workers/main.ts');
-    await waitFor(`${this.workerUrl}/ready`, 90_000, this.worker);
+    for (let attempt = 1; ; attempt++) {
+      this.starts.worker++;
+      this.worker = this.spawnChild('worker', 'workers/main.ts');
+      try {
+        await waitFor(`${this.workerUrl}/ready`, 90_000, this.worker);
+        return;
+      } catch (err) {
+        const tail = fs.readFileSync(path.join(this.dataDir, 'worker.log'), 'utf8').trim().split('\n').slice(-3);
+        this.opts.log(`worker start ${attempt} failed: ${(err as Error).message}; last log lines:\n${tail.join('\n')}`);
+        if (attempt >= 3) throw err;
+        this.worker.child.kill('SIGKILL');
+        await delay(2_000);
+      }
+    }
   }
 
   async startApi(): Promise<void> {
@@ -253,6 +290,7 @@ export class Stack {
       await this.scratch.drop().catch((err: unknown) => this.opts.log(`drop scratch database: ${String(err)}`));
     }
     await this.fake.close();
+    await this.fcm.close();
     if (process.env.CHAOS_KEEP_DATA) this.opts.log(`data and logs kept in ${this.dataDir}`);
     else fs.rmSync(this.dataDir, { recursive: true, force: true });
   }
