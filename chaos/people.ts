@@ -21,7 +21,8 @@
  * - Per dose and channel (push, in-app): a send at a moment the state is known to be paused or
  *   deleted, or any send for an instant that fell in a pause or after the deletion, is a ghost.
  *   A scheduled dose is due; it is delivered, dead-lettered, or lost; if its schedule was paused
- *   or deleted before anything was sent, it is withdrawn instead (either outcome is right then).
+ *   or deleted, or the dose acknowledged, before anything was sent, it is withdrawn instead
+ *   (either outcome is right then).
  *   A due dose of which no channel was sent nor dead-lettered is silenced. A send for an instant
  *   the schedule of that moment does not have is a reminder for a wrong instant.
  */
@@ -46,8 +47,9 @@ export interface PeopleOptions {
   actWindow: [number, number];
   /** Concurrent pause+resume pairs (each settled by a single resume). */
   pairs: boolean;
-  /** Schedule edits among the steps. */
+  /** Schedule edits and resumes among the steps (without them a pause lasts). */
   edits: boolean;
+  resumes: boolean;
   /** How long after an acknowledged step a send may still land (in-flight sends). */
   graceMs: number;
   /** Every n-th patient also has an unregistered push token. */
@@ -63,6 +65,8 @@ interface Step {
   /** Planned start (ms); a step starts when both this moment and the previous step have passed. */
   plannedAt: number;
   schedule?: TimesSchedule;
+  /** The dose an acknowledgement was for. */
+  doseAt?: number;
   /** Filled in when it ran. */
   req?: number;
   ack?: number;
@@ -94,7 +98,7 @@ export interface PeopleScenario {
 }
 
 export interface PeopleCount extends ScenarioCount {
-  /** Due doses whose schedule was paused or deleted before anything was sent: either outcome is right. */
+  /** Due doses paused, deleted or acknowledged before anything was sent: either outcome is right. */
   withdrawn: number;
   /** Dose deliveries whose instant fell where the model cannot know the state (excluded from due). */
   indeterminate: number;
@@ -172,7 +176,7 @@ function plan(opts: PeopleOptions): Step[] {
     let kind: StepKind;
     const x = r();
     if (last && x < 0.15) kind = 'delete';
-    else if (paused) kind = x < 0.7 || !opts.edits ? 'resume' : 'edit';
+    else if (paused) kind = x < 0.7 && opts.resumes ? 'resume' : opts.edits ? 'edit' : 'ack';
     else if (opts.pairs && x < 0.35) kind = 'pause+resume';
     else kind = x < 0.55 ? 'pause' : x < 0.8 && opts.edits ? 'edit' : 'ack';
     if (kind === 'pause') paused = true;
@@ -249,6 +253,7 @@ export async function actPeople(caller: ApiCaller, scenario: PeopleScenario): Pr
             step.statuses = [];
             step.outcome = 'skipped';
           } else {
+            step.doseAt = doseAt;
             step.statuses = await call(caller, 'POST', `${path}/doses/acknowledge`, {
               doseAt: new Date(doseAt).toISOString(),
               action: 'taken',
@@ -320,14 +325,21 @@ function latestDose(med: PeopleMedication, t: number): number | undefined {
   return latest;
 }
 
-/** Did the schedule stop being active (pause, delete, or an unknown outcome) after `t`? */
-function leftActiveAfter(med: PeopleMedication, t: number): boolean {
+/**
+ * Was the dose at `t` withdrawn before its reminder went out: the schedule stopped being active
+ * (pause, delete, or an unknown outcome) after `t`, or the dose was acknowledged (taken: no
+ * reminder needed any more)?
+ */
+function withdrawnAfter(med: PeopleMedication, t: number): boolean {
   return med.steps.some(
     (s) =>
       s.req !== undefined &&
-      (s.ack ?? Infinity) >= t &&
-      (s.kind === 'pause' || s.kind === 'delete' || s.kind === 'pause+resume' || s.outcome === 'unknown') &&
-      s.outcome !== 'refused',
+      s.outcome !== 'refused' &&
+      s.outcome !== 'skipped' &&
+      (s.kind === 'ack'
+        ? s.doseAt === t
+        : (s.ack ?? Infinity) >= t &&
+          (s.kind === 'pause' || s.kind === 'delete' || s.kind === 'pause+resume' || s.outcome === 'unknown')),
   );
 }
 
@@ -469,7 +481,7 @@ export function countPeople(
           c.due++;
           out.deadLettered++;
           c.deadLettered++;
-        } else if (leftActiveAfter(med, at)) {
+        } else if (withdrawnAfter(med, at)) {
           out.withdrawn++;
         } else {
           out.due++;

@@ -23,8 +23,8 @@
  * --other-doses N (scenarios 2–4, default 100) · --people N (scenario 7's medications, default 60)
  * · --people-minutes K (default 6) · --seed N (the users' choices) · --grace-ms (default 10000) ·
  * --smoke (scenario 1 with 50 doses, the worker killed before the dose instant and restarted after
- * it; scenario 7 with 8 medications over 2 minutes, one action at a time, the Temporal server
- * SIGKILLed and the worker SIGKILLed again before the second minute's doses; ends in ~3 min).
+ * it; scenario 7 with 8 medications over 2 minutes whose users pause, acknowledge and delete, the
+ * Temporal server SIGKILLed and the worker SIGKILLed again before the second minute's doses).
  * Env: CHAOS_KEEP_DATA=1 keeps the temp folder with worker.log and api.log; CHAOS_LOG_LEVEL.
  * The API gets a signing key of its own for the run (chaos/stack.ts); every request is made by one
  * user, CHAOS_USER, the caregiver of each circle it creates.
@@ -189,9 +189,11 @@ async function run(stack: Stack, report: Report): Promise<void> {
       // across that instant) and the second minute's; the full run's act all along the window.
       actWindow: smoke ? [m0 + 40_000, m0 + 54_000] : [m0 - 15_000, m0 + peopleMinutes * 60_000 - 15_000],
       pairs: !smoke,
-      // An edit accepted while a late reminder is still unsent can drop that reminder (reported as
-      // silenced by the full run); on a loaded machine the smoke's first reminders are that late.
+      // The smoke's users pause, acknowledge and delete. Edits and resumes are the full run's:
+      // today an edit accepted while a late reminder is unsent, or a resume within the arming lead
+      // of a dose whose arming the pause cancelled, drops that dose (silenced; RELIABILITY.md).
       edits: !smoke,
+      resumes: !smoke,
       graceMs: Number(values['grace-ms']),
       deadTokenEvery: 4,
       random,
@@ -492,7 +494,7 @@ function print(report: Report): number {
 
 function peopleLines(c: PeopleCount): string {
   return (
-    `  not counted as due: ${c.withdrawn} withdrawn (paused or deleted before anything was sent), ` +
+    `  not counted as due: ${c.withdrawn} withdrawn (paused, deleted or acknowledged before anything was sent), ` +
     `${c.indeterminate} indeterminate (the instant fell inside a user action), ${c.heldBack} correctly held back (paused or deleted)\n` +
     `  user actions (outcomes): ${JSON.stringify(c.actions)}\n` +
     `  HTTP statuses the users saw (0 = no answer): ${JSON.stringify(c.statusesSeen)}\n` +

@@ -15,6 +15,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import { startEmbeddedPostgres, type EmbeddedPostgres } from '../dev/embedded-postgres.ts';
+import { identify } from '../dev/leftovers.ts';
 import { startTemporalDevServer, type TemporalDevServer } from '../dev/temporal-dev-server.ts';
 import { signDevToken, type TokenRequest } from '../shared/auth-tokens.ts';
 import { loadConfig, projectRoot, type Config } from '../shared/config.ts';
@@ -148,10 +149,11 @@ export class Stack {
    * once the process is reaped (its ports and file are free); startTemporal() reopens the same file.
    */
   async killTemporal(): Promise<void> {
+    // The dev server records itself in its data folder (dev/leftovers.ts).
     const pidFile = path.join(this.dataDir, 'temporal.pid');
-    const pid = Number.parseInt(fs.readFileSync(pidFile, 'utf8'), 10);
+    const pid = (JSON.parse(fs.readFileSync(pidFile, 'utf8')) as { server: { pid: number } }).server.pid;
     process.kill(pid, 'SIGKILL');
-    for (const deadline = Date.now() + 10_000; fs.existsSync(`/proc/${pid}`); await delay(50)) {
+    for (const deadline = Date.now() + 10_000; identify(pid); await delay(50)) {
       if (Date.now() > deadline) throw new Error(`the Temporal server (pid ${pid}) outlived SIGKILL`);
     }
     // Its handle's stop() would remove the pid file of the next server: forget it instead.

@@ -55,19 +55,22 @@ describe('the people scenario ledger', () => {
       g: med([step('pause', 20, 21)]),
       // Paused after its second dose's instant, which is then sent after the pause was acknowledged.
       h: med([step('pause', 65, 66)]),
+      // Its first reminder was late, and the patient said "taken" before it went out: withdrawn.
+      i: med([step('ack', 20, 21, { doseAt: T })]),
     };
     const scenario: PeopleScenario = {
       name: 'people',
       circleId: randomUUID(),
       opts: {
         name: 'people',
-        medications: 8,
+        medications: 9,
         startMs: T,
         minutes: 3,
         steps: [1, 2],
         actWindow: [T, T + 180 * S],
         pairs: true,
         edits: true,
+        resumes: true,
         graceMs: 5 * S,
         deadTokenEvery: 4,
         random: Math.random,
@@ -105,6 +108,8 @@ describe('the people scenario ledger', () => {
     sent(meds.f, 120, 121);
     sent(meds.h, 0, 1);
     sent(meds.h, 60, 90);
+    sent(meds.i, 60, 61);
+    sent(meds.i, 120, 121);
 
     const snap: Snapshot = { inApp, log: [], deadLetters: [] };
     const fcm = {
@@ -125,16 +130,16 @@ describe('the people scenario ledger', () => {
       heldBack: c.heldBack,
       wrongInstant: c.wrongInstant,
     }).toEqual({
-      // a 4, b 4 (+1 duplicate), c 4, d 2, e 2, f 4, h 2 delivered; b and c lose 2 each.
-      due: 26,
-      delivered: 22,
+      // a 4, b 4 (+1 duplicate), c 4, d 2, e 2, f 4, h 2, i 4 delivered; b and c lose 2 each.
+      due: 30,
+      delivered: 26,
       duplicates: 1,
       lost: 4,
       // a's third dose (sent while paused), d's second (after deletion), h's second (sent after the pause).
       ghosts: 6,
       // b's and c's second doses: nothing on any channel.
       silenced: 2,
-      withdrawn: 2,
+      withdrawn: 4,
       indeterminate: 2,
       // d's third, e's third, g's second and third, h's third.
       heldBack: 10,
