@@ -70,9 +70,12 @@ RUN apt-get update \
 
 WORKDIR /app
 
+# MALLOC_ARENA_MAX: two glibc malloc arenas instead of 8 per core for the worker's many threads
+# (docs/queues.md, "Memory").
 ENV NODE_ENV=production \
     API_HOST=0.0.0.0 \
-    API_PORT=3000
+    API_PORT=3000 \
+    MALLOC_ARENA_MAX=2
 
 # Code and dependencies stay owned by root (read-only for the app user). prisma/ holds the
 # migrations the migrate role applies (and the schema they are checked against).

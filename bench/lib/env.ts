@@ -328,7 +328,7 @@ export interface WorkerTuning {
    * start-up as workers/main.ts does: no webpack in the worker process.
    */
   prebuiltBundle?: boolean;
-  /** glibc's MALLOC_ARENA_MAX for the worker process (unset: glibc's default, 8 per core). */
+  /** glibc's MALLOC_ARENA_MAX for the worker process (unset: 2, as `npm start` and the image set it). */
   mallocArenaMax?: number;
   /**
    * Modules evaluated once per V8 context and shared by its workflows (the bundler's
@@ -452,7 +452,8 @@ export async function startWorker(
     BENCH_BARE_TASK_QUEUE: opts.bareTaskQueue,
     BENCH_PUSH_LATENCY_MS: String(s.pushLatencyMs),
     BENCH_NOTIFICATIONS_RUN_WORKFLOWS: opts.notificationsRunWorkflows ? 'true' : undefined,
-    MALLOC_ARENA_MAX: s.tuning.mallocArenaMax === undefined ? undefined : String(s.tuning.mallocArenaMax),
+    // As `npm start` and the image run the worker, unless the run tunes it.
+    MALLOC_ARENA_MAX: String(s.tuning.mallocArenaMax ?? 2),
     BENCH_WORKFLOW_BUNDLE:
       (s.tuning.prebuiltBundle || s.tuning.preloadModules?.length) && opts.mode === 'app'
         ? await prebuiltBundlePath(s.tuning.preloadModules)
