@@ -6,6 +6,7 @@
 import { bodyLimit } from 'hono/body-limit';
 import { HTTPException } from 'hono/http-exception';
 import { loadConfig } from '../shared/config.ts';
+import { requestSpans } from '../shared/tracing.ts';
 import { isDatabaseUnavailable } from '../shared/db-errors.ts';
 import { authenticate } from './auth.ts';
 import type { ApiDeps } from './deps.ts';
@@ -43,6 +44,8 @@ const malformedJson = new ProblemError(400, 'malformed-json', 'Malformed JSON', 
 export function createApp(deps: ApiDeps, onError: (err: unknown) => void = () => {}): Router {
   const app = createRouter();
   const limits = deps.rateLimits ?? rateLimitsOf(loadConfig({}));
+
+  app.use('*', requestSpans());
 
   app.use('/v1/*', perAddressRateLimit(limits.perAddress, limits.trustForwardedFor ?? false));
   app.use('/v1/*', authenticate(deps.tokens));

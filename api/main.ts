@@ -6,6 +6,8 @@
  *    then closes whatever is left;
  * 3. it closes the Temporal connection and the database pool.
  */
+// First: tracing starts before the modules it instruments load.
+import { tracing } from './start-tracing.ts';
 import type { Server } from 'node:http';
 import { setTimeout as delay } from 'node:timers/promises';
 import { serve } from '@hono/node-server';
@@ -16,6 +18,7 @@ import { config, requireDatabaseUrl } from '../shared/config.ts';
 import { createPrisma } from '../shared/db.ts';
 import { createLogger } from '../shared/logger.ts';
 import { enableProcessMetrics } from '../shared/metrics.ts';
+import { tracingClientInterceptors } from '../shared/tracing.ts';
 import { describeTemporalConnection, temporalConnectionOptions } from '../shared/temporal-connection.ts';
 import { createApp } from './app.ts';
 import type { ApiDeps } from './deps.ts';
@@ -31,7 +34,11 @@ const tokens = tokenVerifier(cfg);
 const prisma = createPrisma(requireDatabaseUrl(cfg));
 const temporalSettings = temporalConnectionOptions(cfg);
 const connection = await Connection.connect(temporalSettings);
-const temporal = new Client({ connection, namespace: cfg.TEMPORAL_NAMESPACE });
+const temporal = new Client({
+  connection,
+  namespace: cfg.TEMPORAL_NAMESPACE,
+  interceptors: tracingClientInterceptors(),
+});
 
 const deps: ApiDeps = {
   prisma,
@@ -68,6 +75,7 @@ async function shutdown(signal: string): Promise<void> {
   clearTimeout(timer);
   await connection.close();
   await prisma.$disconnect();
+  await tracing.shutdown();
   logger.info('api stopped');
   process.exit(0);
 }

@@ -9,10 +9,11 @@ import { bundleWorkflowCode } from '@temporalio/worker';
 import { projectRoot } from '../shared/config.ts';
 import { WORKFLOW_BUNDLE_FILE, workflowsPath } from '../workers/build.ts';
 import { workerInterceptors } from '../workers/observability.ts';
+import { withTracing } from '../workers/tracing.ts';
 
 const { code } = await bundleWorkflowCode({
   workflowsPath,
-  workflowInterceptorModules: workerInterceptors().workflowModules ?? [],
+  workflowInterceptorModules: withTracing(workerInterceptors()).workflowModules ?? [],
   logger: { trace() {}, debug() {}, info() {}, warn: console.warn, error: console.error, log() {} },
 });
 const file = path.join(projectRoot, 'dist', WORKFLOW_BUNDLE_FILE);

@@ -102,6 +102,8 @@ export interface BuildWorkerOptions {
   /** How long in-flight activities may run on after shutdown begins before they are cancelled. */
   shutdownGraceTime?: WorkerOptions['shutdownGraceTime'];
   interceptors?: WorkerInterceptors;
+  /** Sinks for workflow code (the trace exporter of workers/tracing.ts). */
+  sinks?: WorkerOptions['sinks'];
   /**
    * Workflows kept in memory per workflow-running worker (WORKER_MAX_CACHED_WORKFLOWS). Unset:
    * buildWorkers sizes it from `memoryBudgetMb`; buildWorker alone leaves the SDK's default.
@@ -128,6 +130,7 @@ export function buildWorker(options: BuildWorkerOptions): Promise<Worker> {
       ? { maxTaskQueueActivitiesPerSecond: settings.maxTaskQueueActivitiesPerSecond }
       : {}),
     shutdownGraceTime: options.shutdownGraceTime ?? '30 seconds',
+    ...(options.sinks ? { sinks: options.sinks } : {}),
     // Workflow interceptor modules are part of a prebuilt bundle already (see buildWorkers).
     ...(options.interceptors
       ? {

@@ -5,6 +5,8 @@
  * WORKER_SHUTDOWN_GRACE (past it they are cancelled and retried elsewhere) and exits 0.
  * Metrics, health and readiness on WORKER_METRICS_PORT; the process lifecycle is workers/process.ts.
  */
+// First: tracing starts before the modules it instruments load.
+import { tracing } from './start-tracing.ts';
 import { Client } from '@temporalio/client';
 import { appointmentReconciler, createActivities, medicationReconciler, shiftReconciler } from '../activities/index.ts';
 import { createProviders } from '../providers/index.ts';
@@ -15,6 +17,8 @@ import { buildWorkers, prebuiltWorkflowBundle, selectedWorkloads } from './build
 import { ensureSchedules } from './schedules.ts';
 import { workerInterceptors } from './observability.ts';
 import { runWorkerProcess } from './process.ts';
+import { tracingSinks, withTracing } from './tracing.ts';
+import { tracingClientInterceptors } from '../shared/tracing.ts';
 
 const cfg = config();
 const prisma = createPrisma(requireDatabaseUrl(cfg));
@@ -25,7 +29,11 @@ await runWorkerProcess({
   createWorkers: async ({ connection, shutdownGraceMs, logger, draining }) => {
     const workloads = selectedWorkloads(cfg.WORKER_QUEUES);
     // The reconciliation (maintenance queue) starts workflows, so activities get a client too.
-    const temporal = new Client({ connection, namespace: cfg.TEMPORAL_NAMESPACE });
+    const temporal = new Client({
+      connection,
+      namespace: cfg.TEMPORAL_NAMESPACE,
+      interceptors: tracingClientInterceptors(),
+    });
     const workflowBundle = prebuiltWorkflowBundle();
     const workers = await buildWorkers({
       connection,
@@ -45,7 +53,8 @@ await runWorkerProcess({
         },
       }),
       shutdownGraceTime: shutdownGraceMs,
-      interceptors: workerInterceptors(),
+      interceptors: withTracing(workerInterceptors()),
+      sinks: tracingSinks(tracing),
       memoryBudgetMb: cfg.WORKER_MEMORY_BUDGET_MB,
       ...(workflowBundle ? { workflowBundle } : {}),
       ...(cfg.WORKER_MAX_CACHED_WORKFLOWS !== undefined ? { maxCachedWorkflows: cfg.WORKER_MAX_CACHED_WORKFLOWS } : {}),
@@ -55,5 +64,8 @@ await runWorkerProcess({
     }
     return workers;
   },
-  onStopped: () => prisma.$disconnect(),
+  onStopped: async () => {
+    await prisma.$disconnect();
+    await tracing.shutdown();
+  },
 });
