@@ -566,14 +566,17 @@ class MedicationScheduleWorkflow {
       });
       throw err;
     }
-    s.state = 'completed';
-    this.nextDoseAt = null;
-    upsertSearchAttributes([
-      { key: NextDoseAt, value: null },
-      { key: ScheduleStatus, value: 'completed' },
-    ]);
-    s.touch();
-    await this.written();
+    // A deletion arriving now must not stop the final state from reaching the database.
+    await CancellationScope.nonCancellable(async () => {
+      s.state = 'completed';
+      this.nextDoseAt = null;
+      upsertSearchAttributes([
+        { key: NextDoseAt, value: null },
+        { key: ScheduleStatus, value: 'completed' },
+      ]);
+      s.touch();
+      await this.written();
+    });
     return this.status();
   }
 
