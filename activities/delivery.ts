@@ -7,7 +7,7 @@
  * table). Errors are classified here so that Temporal's retry policy does the rest.
  */
 import { ApplicationFailure, Context } from '@temporalio/activity';
-import type { PrismaClient } from '../shared/db.ts';
+import type { Prisma, PrismaClient } from '../shared/db.ts';
 import { DeliveryError, type EmailSender, type PushSender } from '../providers/types.ts';
 import { deliveryKindOf, RETRY_POLICIES } from '../shared/retry-policies.ts';
 import { toActivityFailure } from './retry.ts';
@@ -33,6 +33,9 @@ export interface SendOptions {
   checkMedication?: boolean;
 }
 
+/** A notification row with its recipient, as the sender needs it. */
+export type LoadedNotification = Prisma.NotificationLogGetPayload<{ include: { recipient: true } }>;
+
 /**
  * Sends one planned notification by its dedupe key: the provider call and the log row around it.
  * Errors come out as they are (classify them with toActivityFailure).
@@ -45,14 +48,13 @@ export function createNotificationSender(deps: { prisma: PrismaClient; push: Pus
     title: string,
     body: string,
     dedupeKey: string,
+    knownTokens?: string[],
   ): Promise<DeliveryResult> {
-    const tokens = await prisma.pushToken.findMany({ where: { memberId: recipientId, active: true } });
+    const tokens =
+      knownTokens ??
+      (await prisma.pushToken.findMany({ where: { memberId: recipientId, active: true } })).map((t) => t.token);
     if (tokens.length === 0) return { status: 'skipped', reason: 'no_active_push_token' };
-    const results = await push.send(
-      tokens.map((t) => t.token),
-      { title, body, data: { kind: 'dose_reminder' } },
-      dedupeKey,
-    );
+    const results = await push.send(tokens, { title, body, data: { kind: 'dose_reminder' } }, dedupeKey);
     const gone = results.filter((r) => !r.ok && r.unregistered).map((r) => r.token);
     if (gone.length > 0) {
       // By token, not by member: a device shared by several members is gone for all of them.
@@ -75,7 +77,7 @@ export function createNotificationSender(deps: { prisma: PrismaClient; push: Pus
     );
   }
 
-  return async function send(dedupeKey: string, opts: SendOptions = {}): Promise<DeliveryResult> {
+  async function send(dedupeKey: string, opts: SendOptions = {}): Promise<DeliveryResult> {
     const log = await prisma.notificationLog.findUnique({ where: { dedupeKey }, include: { recipient: true } });
     if (!log) throw ApplicationFailure.nonRetryable(`No notification with key ${dedupeKey}`, PERMANENT_DELIVERY_ERROR);
     if (log.status === 'sent') return { status: 'already_sent' };
@@ -100,11 +102,21 @@ export function createNotificationSender(deps: { prisma: PrismaClient; push: Pus
       where: { id: log.id },
       data: { attempts: opts.attempt ?? Context.current().info.attempt },
     });
+    return callProvider(log);
+  }
 
+  /**
+   * The provider call and the row's outcome, for a notification loaded (with its push tokens)
+   * ahead of time: an armed dose does its reads before the instant, so at the instant only the
+   * provider and one write per notification remain. `attempt` is stored with the outcome.
+   */
+  async function callProvider(log: LoadedNotification, ahead?: { pushTokens?: string[]; attempt: number }) {
+    const dedupeKey = log.dedupeKey;
+    const attempts = ahead ? { attempts: ahead.attempt } : {};
     let result: DeliveryResult;
     try {
       if (log.channel === 'push') {
-        result = await sendPush(log.recipientId, log.title, log.body, dedupeKey);
+        result = await sendPush(log.recipientId, log.title, log.body, dedupeKey, ahead?.pushTokens);
       } else if (log.channel === 'email') {
         if (!log.recipient.email) {
           result = { status: 'skipped', reason: 'no_email_address' };
@@ -124,7 +136,10 @@ export function createNotificationSender(deps: { prisma: PrismaClient; push: Pus
         result = { status: 'sent', providerMessageId: `in-app-${row.id}` };
       }
     } catch (err) {
-      await prisma.notificationLog.update({ where: { id: log.id }, data: { error: (err as Error).message } });
+      await prisma.notificationLog.update({
+        where: { id: log.id },
+        data: { error: (err as Error).message, ...attempts },
+      });
       throw err;
     }
 
@@ -133,15 +148,24 @@ export function createNotificationSender(deps: { prisma: PrismaClient; push: Pus
       where: { id: log.id },
       data:
         result.status === 'sent'
-          ? { status: 'sent', provider, providerMessageId: result.providerMessageId, sentAt: new Date(), error: null }
-          : { status: 'skipped', error: result.status === 'skipped' ? result.reason : null },
+          ? {
+              status: 'sent',
+              provider,
+              providerMessageId: result.providerMessageId,
+              sentAt: new Date(),
+              error: null,
+              ...attempts,
+            }
+          : { status: 'skipped', error: result.status === 'skipped' ? result.reason : null, ...attempts },
     });
     return result;
-  };
+  }
+
+  return { send, callProvider };
 }
 
 export function createDeliveryActivities(deps: { prisma: PrismaClient; push: PushSender; email: EmailSender }) {
-  const send = createNotificationSender(deps);
+  const { send } = createNotificationSender(deps);
   return {
     async deliverNotification(input: { dedupeKey: string }): Promise<DeliveryResult> {
       try {

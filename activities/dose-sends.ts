@@ -23,7 +23,7 @@ import {
   RETRY_POLICIES,
   TRANSIENT_DELIVERY_ERROR,
 } from '../shared/retry-policies.ts';
-import type { DeliveryResult, SendOptions } from './delivery.ts';
+import type { DeliveryResult, LoadedNotification } from './delivery.ts';
 import { planDoseNotifications, recordDeadLetterRow, type DoseRef } from './medication-reminders.ts';
 
 export interface ArmedDoseInput extends DoseRef {
@@ -42,7 +42,8 @@ const HEARTBEAT_EVERY_MS = 1_000;
 
 export interface DoseSendDeps {
   prisma: PrismaClient;
-  send: (dedupeKey: string, opts?: SendOptions) => Promise<DeliveryResult>;
+  /** The provider call for a notification loaded ahead (createNotificationSender). */
+  callProvider: (log: LoadedNotification, ahead: { pushTokens?: string[]; attempt: number }) => Promise<DeliveryResult>;
   /** Provider calls in flight at once from this process, across all armed doses. */
   providerConcurrency: number;
   /** Aborted when the worker starts to stop: waiting doses are handed to another worker. */
@@ -50,7 +51,7 @@ export interface DoseSendDeps {
 }
 
 export function createDoseSendActivities(deps: DoseSendDeps) {
-  const { prisma, send } = deps;
+  const { prisma, callProvider } = deps;
   const providers = bulkhead(deps.providerConcurrency, Number.MAX_SAFE_INTEGER);
 
   /** Sleeps until `atMs` in small steps, heartbeating; hands over as soon as the worker stops. */
@@ -87,22 +88,41 @@ export function createDoseSendActivities(deps: DoseSendDeps) {
     }
   }
 
-  /** The send may go out only if nothing the user did since arming says otherwise. */
+  /**
+   * The send may go out only if nothing the user did since arming says otherwise: one read at the
+   * instant, of the schedule's generation and status and of the dose's acknowledgement.
+   */
   async function stillWanted(input: ArmedDoseInput): Promise<string | null> {
-    const medication = await prisma.medication.findUnique({
-      where: { id: input.medicationId },
-      select: { status: true, scheduleGeneration: true },
-    });
-    if (!medication) return 'medication_deleted';
-    if (medication.scheduleGeneration > input.generation) return 'superseded';
-    if (medication.scheduleGeneration === input.generation && medication.status !== 'active')
-      return 'medication_inactive';
-    const dose = await prisma.doseEvent.findUnique({
-      where: { medicationId_scheduledAt: { medicationId: input.medicationId, scheduledAt: new Date(input.doseAt) } },
-      select: { status: true },
-    });
-    if (dose && ['taken', 'skipped'].includes(dose.status)) return 'dose_closed';
+    const [row] = await prisma.$queryRaw<{ status: string; generation: number; dose: string | null }[]>`
+      SELECT m.status::text AS status, m.schedule_generation AS generation, d.status::text AS dose
+      FROM medications m
+      LEFT JOIN dose_events d ON d.medication_id = m.id AND d.scheduled_at = ${new Date(input.doseAt)}
+      WHERE m.id = ${input.medicationId}::uuid`;
+    if (!row) return 'medication_deleted';
+    if (row.generation > input.generation) return 'superseded';
+    if (row.generation === input.generation && row.status !== 'active') return 'medication_inactive';
+    if (row.dose === 'taken' || row.dose === 'skipped') return 'dose_closed';
     return null;
+  }
+
+  /** The dose's unsent notifications, with what sending them needs, read before the instant. */
+  async function loadPending(keyPrefix: string) {
+    const rows = await prisma.notificationLog.findMany({
+      where: { dedupeKey: { startsWith: keyPrefix }, status: 'pending' },
+      include: { recipient: { include: { pushTokens: { where: { active: true }, select: { token: true } } } } },
+    });
+    return rows.map(({ recipient: { pushTokens, ...recipient }, ...log }) => ({
+      log: { ...log, recipient },
+      pushTokens: pushTokens.map((t) => t.token),
+    }));
+  }
+
+  /** Rows of a dose that will not be sent (the dose is obsolete) stop being pending. */
+  async function withdraw(keyPrefix: string, reason: string): Promise<void> {
+    await prisma.notificationLog.updateMany({
+      where: { dedupeKey: { startsWith: keyPrefix }, status: 'pending' },
+      data: { status: 'skipped', error: reason },
+    });
   }
 
   return {
@@ -111,20 +131,21 @@ export function createDoseSendActivities(deps: DoseSendDeps) {
       const plan = await planDoseNotifications(prisma, { ...input, stage: 'reminder' });
       if (plan.status === 'skipped' && plan.reason !== 'already_sent') return plan;
 
-      await waitForInstant(Date.parse(input.doseAt));
       const keyPrefix = `dose:${input.medicationId}:${new Date(input.doseAt).toISOString()}:`;
-      const rows = await prisma.notificationLog.findMany({
-        where: { dedupeKey: { startsWith: keyPrefix } },
-        select: { dedupeKey: true, status: true, attempts: true, sentAt: true },
-      });
-      const pending = rows.filter((r) => r.status === 'pending');
+      const pending = await loadPending(keyPrefix);
+      try {
+        await waitForInstant(Date.parse(input.doseAt));
+      } catch (err) {
+        // Cancelled by the workflow (pause, edit, acknowledgement, deletion): these rows are done.
+        if (err instanceof CancelledFailure && ctx.cancellationDetails?.cancelRequested) {
+          await withdraw(keyPrefix, 'cancelled');
+        }
+        throw err;
+      }
       if (pending.length > 0) {
         const reason = await stillWanted(input);
         if (reason) {
-          await prisma.notificationLog.updateMany({
-            where: { dedupeKey: { in: pending.map((r) => r.dedupeKey) }, status: 'pending' },
-            data: { status: 'skipped', error: reason },
-          });
+          await withdraw(keyPrefix, reason);
           return { status: 'skipped', reason };
         }
       }
@@ -136,11 +157,12 @@ export function createDoseSendActivities(deps: DoseSendDeps) {
       let deadLettered = 0;
       try {
         await Promise.all(
-          pending.map((row) =>
+          pending.map(({ log: row, pushTokens }) =>
             providers.execute(async () => {
+              // Counted with the outcome: a worker that dies mid-call does not use up an attempt.
               const attempt = row.attempts + 1;
               try {
-                await send(row.dedupeKey, { attempt, checkMedication: false });
+                await callProvider(row, { pushTokens, attempt });
               } catch (err) {
                 // Not a provider's answer (the database is down, say): the whole attempt is retried soon.
                 if (!(err instanceof DeliveryError)) throw err;
@@ -179,6 +201,11 @@ export function createDoseSendActivities(deps: DoseSendDeps) {
         where: { dedupeKey: { startsWith: keyPrefix }, status: 'sent' },
         _min: { sentAt: true },
       });
+      if (!sent._min.sentAt && pending.length === 0) {
+        // Nothing of this dose was or will be sent (its rows were withdrawn earlier).
+        const any = await prisma.notificationLog.count({ where: { dedupeKey: { startsWith: keyPrefix } } });
+        if (any > 0) return { status: 'skipped', reason: 'withdrawn' };
+      }
       return { status: 'sent', sentAt: (sent._min.sentAt ?? new Date()).toISOString(), deadLettered };
     },
   };

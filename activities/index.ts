@@ -37,7 +37,7 @@ export function createActivities(
     ...createMedicationReminderActivities(deps.prisma),
     ...createDoseSendActivities({
       prisma: deps.prisma,
-      send: createNotificationSender(deps),
+      callProvider: createNotificationSender(deps).callProvider,
       providerConcurrency: deps.doseSendConcurrency ?? config().DOSE_SEND_CONCURRENCY,
       ...(deps.draining ? { draining: deps.draining } : {}),
     }),

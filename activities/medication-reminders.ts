@@ -39,7 +39,15 @@ function reachableChannels(member: Recipient): Channel[] {
 async function planNotifications(
   prisma: PrismaClient,
   recipients: Recipient[],
-  data: { kind: string; keyPrefix: string; medicationId: string; doseAt: Date | null; title: string; body: string },
+  data: {
+    kind: string;
+    keyPrefix: string;
+    medicationId: string;
+    doseAt: Date | null;
+    title: string;
+    body: string;
+    reopenWithdrawn?: boolean;
+  },
 ): Promise<{ pending: string[]; channels: number }> {
   const pending: string[] = [];
   let channels = 0;
@@ -62,12 +70,23 @@ async function planNotifications(
         update: {},
       });
       if (row.status === 'pending') pending.push(dedupeKey);
+      else if (data.reopenWithdrawn && row.status === 'skipped' && WITHDRAWN.includes(row.error ?? '')) {
+        // Withdrawn when an earlier arming of this dose became obsolete; armed again, it is wanted.
+        await prisma.notificationLog.updateMany({
+          where: { dedupeKey, status: 'skipped' },
+          data: { status: 'pending', error: null },
+        });
+        pending.push(dedupeKey);
+      }
     }
   }
   return { pending, channels };
 }
 
 const withTokens = { pushTokens: { where: { active: true } } } as const;
+
+/** Why an armed dose's notifications were withdrawn unsent (activities/dose-sends.ts). */
+const WITHDRAWN = ['cancelled', 'superseded', 'medication_inactive', 'medication_deleted'];
 
 /**
  * The medication a reminder is for, if one may still go out for it. `generation` is the schedule
@@ -131,6 +150,7 @@ export async function planDoseNotifications(
     medicationId,
     doseAt: at,
     ...text,
+    reopenWithdrawn: stage === 'reminder' && generation !== undefined,
   });
   if (pending.length === 0 && channels > 0) return { status: 'skipped', reason: 'already_sent' };
   return { status: 'planned', deliveries: pending };

@@ -130,6 +130,9 @@ export function buildWorker(options: BuildWorkerOptions): Promise<Worker> {
       ? { maxTaskQueueActivitiesPerSecond: settings.maxTaskQueueActivitiesPerSecond }
       : {}),
     shutdownGraceTime: options.shutdownGraceTime ?? '30 seconds',
+    // Heartbeats reach the server at least this often (the SDK's default is 0.8 × the heartbeat
+    // timeout): an armed dose's 15-second timeout keeps 10 seconds of slack on a busy worker.
+    maxHeartbeatThrottleInterval: '5 seconds',
     ...(options.sinks ? { sinks: options.sinks } : {}),
     // Workflow interceptor modules are part of a prebuilt bundle already (see buildWorkers).
     ...(options.interceptors

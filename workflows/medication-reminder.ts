@@ -159,7 +159,7 @@ class MedicationScheduleWorkflow {
       // timeout and the dose is retried at once; a provider failure waits the delay the activity
       // sets itself (5 minutes with jitter, or the provider's Retry-After).
       startToCloseTimeout: this.leadMs + 2 * 60_000,
-      heartbeatTimeout: '10 seconds',
+      heartbeatTimeout: '15 seconds',
       retry: RETRY_POLICIES.armedDose,
       cancellationType: ActivityCancellationType.TRY_CANCEL,
     });

@@ -48,6 +48,8 @@ export interface OpenDose {
   closed: boolean;
   /** Stops the dose's armed send (set by the workflow while one may be in flight). */
   cancelSend?: () => void;
+  /** The last dose and cursor before this one was armed: restored if it is abandoned unsent. */
+  before?: { lastDose: Dose | null; cursor: Cursor };
 }
 
 /** What a new run needs of an open dose that waits for acknowledgement (continue-as-new). */
@@ -124,6 +126,21 @@ export class ScheduleStateMachine {
     this.revision++;
   }
 
+  /**
+   * A dose armed but not yet sent has not happened: before a change, the schedule counts from
+   * before it again, so the changed schedule arms it afresh if it still has a dose at that time (an
+   * edit a few seconds before 08:00 that keeps 08:00 must not silence it).
+   */
+  private rewindUnsent(): void {
+    const unsent = [...this.open.values()].filter((d) => !d.closed && d.status === 'armed' && d.before);
+    unsent.sort((a, b) => a.dose.at.getTime() - b.dose.at.getTime());
+    const earliest = unsent[0];
+    if (!earliest?.before) return;
+    this.lastDose = earliest.before.lastDose;
+    this.cursor = earliest.before.cursor;
+    for (const d of unsent) this.recent.delete(d.key);
+  }
+
   /** A change that makes armed doses obsolete: they are abandoned and the loop recomputes. */
   private supersede(): void {
     this.generation++;
@@ -139,6 +156,7 @@ export class ScheduleStateMachine {
 
   /** The dose is armed: it counts as handled, and the next one is counted after it. */
   arm(dose: Dose): OpenDose {
+    const before = { lastDose: this.lastDose, cursor: this.cursor };
     this.lastDose = dose;
     this.cursor = { kind: 'after', ms: dose.at.getTime() };
     const key = dose.at.toISOString();
@@ -153,6 +171,7 @@ export class ScheduleStateMachine {
       followUpSent: false,
       version: 0,
       closed: false,
+      before,
     };
     this.open.set(key, d);
     this.remember(key, 'reminded');
@@ -199,6 +218,7 @@ export class ScheduleStateMachine {
   /** Doses of the new schedule count from now: a change never sends a backlog of reminders. */
   edit(change: { schedule?: MedicationSchedule; windowMinutes?: number }, nowMs: number): void {
     if (change.schedule) {
+      this.rewindUnsent();
       this.schedule = change.schedule;
       this.intervalAnchorMs = undefined;
       this.cursor = { kind: 'after', ms: Math.max(nowMs, this.lastDose?.at.getTime() ?? 0) };
@@ -209,6 +229,7 @@ export class ScheduleStateMachine {
   }
 
   changeZone(timezone: string, nowMs: number): void {
+    this.rewindUnsent();
     this.schedule = { ...this.schedule, timezone } as MedicationSchedule;
     if (scheduleType(this.schedule) === 'interval') {
       // Elapsed-time doses keep their rhythm wherever the patient is: the next one is a whole
@@ -222,6 +243,7 @@ export class ScheduleStateMachine {
 
   pause(): boolean {
     if (this.state !== 'active') return false;
+    this.rewindUnsent();
     this.state = 'paused';
     this.supersede();
     return true;
