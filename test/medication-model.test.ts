@@ -253,6 +253,8 @@ async function send(
   a: Action,
   real: Real,
   m: ScheduleModel,
+  /** Sent together with another action: which schedule an as-needed log meets is not known. */
+  concurrent = false,
 ): Promise<{
   change?: ModelChange;
   ack?: { key: string; action: string; snoozedUntil: string | null };
@@ -280,7 +282,8 @@ async function send(
         return { change: { kind: 'zone', timezone: a.zone } };
       case 'prn': {
         await handle.executeUpdate(logAsNeededDoseUpdate, { args: [{ memberId: 'patient' }] });
-        if (m.schedule.type !== 'as_needed') return { error: 'PRN log accepted for a scheduled medication' };
+        if (m.schedule.type !== 'as_needed' && !concurrent)
+          return { error: 'PRN log accepted for a scheduled medication' };
         return {};
       }
       case 'ack': {
@@ -302,7 +305,7 @@ async function send(
     }
   } catch (e) {
     const msg = rejected(e);
-    if (a.kind === 'prn' && /as-needed/i.test(msg) && m.schedule.type !== 'as_needed') return {};
+    if (a.kind === 'prn' && /as-needed/i.test(msg) && (m.schedule.type !== 'as_needed' || concurrent)) return {};
     if (a.kind === 'ack' && /not open|already|snoozed .* times/i.test(msg)) return {};
     if (ended(msg)) return { error: `ended:${msg}` };
     return { error: `${describeAction(a)} failed: ${msg}` };
@@ -340,7 +343,11 @@ class Act implements fc.AsyncCommand<ScheduleModel, Real> {
     const t0 = await real.env.currentTimeMs();
     m.advance(t0 - BOUNDARY_MS);
     trace(`${real.medicationId} ${this.toString()}`);
-    const results = await withinSeconds(20, Promise.all(this.actions.map((a) => send(a, real, m))), this.toString());
+    const results = await withinSeconds(
+      20,
+      Promise.all(this.actions.map((a) => send(a, real, m, this.actions.length > 1))),
+      this.toString(),
+    );
     const t1 = await real.env.currentTimeMs();
     real.log.push(`${new Date(t0).toISOString()} ${this.toString()}`);
     for (const r of results) {
