@@ -284,6 +284,28 @@ describe('changing a running schedule', () => {
     );
   });
 
+  it('a zone change after a pause and resume does not bring back the paused doses', async () => {
+    await withSchedule(
+      (now) => ({ times: ['08:00', '20:00'], timezone: 'Europe/Paris', startDate: now.plus({ days: 1 }).toISODate()! }),
+      async ({ handle, recorded, now }) => {
+        const day = now.plus({ days: 1 }).toISODate()!;
+        const parisMorning = DateTime.fromISO(`${day}T08:00`, { zone: 'Europe/Paris' });
+        await env.sleep(parisMorning.toMillis() - (await env.currentTimeMs()) + minutes(60));
+        expect(recorded.reminders).toHaveLength(1);
+        await handle.executeUpdate(pauseUpdate);
+        await env.sleep('3 days');
+        await handle.executeUpdate(resumeUpdate);
+        const resumedAt = await env.currentTimeMs();
+        await handle.executeUpdate(changeTimezoneUpdate, { args: [{ timezone: 'America/New_York' }] });
+        await env.sleep('1 day');
+        const after = recorded.reminders.slice(1).map((r) => Date.parse(r.doseAt));
+        // Two doses in the day after the resume, none of the six slots of the pause.
+        expect(after).toHaveLength(2);
+        for (const at of after) expect(at).toBeGreaterThan(resumedAt);
+      },
+    );
+  });
+
   it('as-needed medications never remind but log doses; scheduled ones refuse that log', async () => {
     await withSchedule(
       () => ({ type: 'as_needed', timezone: 'UTC' }),

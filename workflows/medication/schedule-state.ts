@@ -26,8 +26,12 @@ import { LATE_LOGGING_DAYS, type DoseState, type ScheduleState } from '../medica
 export const DEFAULT_WINDOW_MINUTES = 30;
 const MAX_RECENT_DOSES = 200;
 
-/** Where the next dose is counted from: after an instant, or by calendar slot after a zone change. */
-export type Cursor = { kind: 'after'; ms: number } | { kind: 'slot' };
+/**
+ * Where the next dose is counted from: after an instant, or by calendar slot after a zone change.
+ * A slot cursor keeps a floor when the schedule had moved past its last dose (a resume, an edit):
+ * slots at or before it stay skipped, so a zone change never brings back the doses of a pause.
+ */
+export type Cursor = { kind: 'after'; ms: number } | { kind: 'slot'; floorMs?: number };
 
 /** A dose whose reminder is armed or sent and that nobody has confirmed yet. */
 export interface OpenDose {
@@ -150,7 +154,15 @@ export class ScheduleStateMachine {
 
   /** The next dose by the current cursor, or null when the schedule has none left. */
   next(nowMs: number): Dose | null {
-    if (this.cursor.kind === 'slot') return nextDoseAfterSlot(this.schedule, this.lastDose, nowMs);
+    if (this.cursor.kind === 'slot') {
+      const floor = this.cursor.floorMs ?? Number.NEGATIVE_INFINITY;
+      let dose = nextDoseAfterSlot(this.schedule, this.lastDose, nowMs);
+      // At most a few days of slots lie between the last dose and the floor (a pause).
+      for (let skipped = 0; dose && dose.at.getTime() <= floor && skipped < 10_000; skipped++) {
+        dose = nextDoseAfterSlot(this.schedule, dose, nowMs);
+      }
+      return dose;
+    }
     return nextDose(this.schedule, this.cursor.ms, this.intervalAnchorMs);
   }
 
@@ -236,7 +248,15 @@ export class ScheduleStateMachine {
       // number of intervals after the last, whatever the new zone makes of the start date.
       if (this.lastDose) this.intervalAnchorMs = this.lastDose.at.getTime();
     } else {
-      this.cursor = this.lastDose ? { kind: 'slot' } : { kind: 'after', ms: nowMs };
+      const floorMs =
+        this.cursor.kind === 'slot'
+          ? this.cursor.floorMs
+          : this.lastDose && this.cursor.ms > this.lastDose.at.getTime()
+            ? this.cursor.ms
+            : undefined;
+      this.cursor = this.lastDose
+        ? { kind: 'slot', ...(floorMs !== undefined ? { floorMs } : {}) }
+        : { kind: 'after', ms: nowMs };
     }
     this.supersede();
   }
