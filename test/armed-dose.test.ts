@@ -398,6 +398,23 @@ describe('a dose armed ahead of its instant', () => {
     });
   }
 
+  scenario('after pause and resume sent together many times and one last resume, is sent once', async () => {
+    const armed = await armMedication(queue);
+    const path = `/v1/medications/${armed.medicationId}`;
+    for (let round = 0; round < 8; round++) {
+      const answers = await Promise.all([carer.post(`${path}/pause`), carer.post(`${path}/resume`)]);
+      for (const a of answers) expect(a.status, await a.clone().text()).toBe(200);
+    }
+    const last = await carer.post(`${path}/resume`);
+    expect(last.status).toBe(200);
+    // The row says what the workflow says: active, with the dose still to come.
+    const shown = (await (await carer.get(path)).json()) as { status: string; nextDoseAt: string | null };
+    expect(shown).toMatchObject({ status: 'active', nextDoseAt: new Date(due).toISOString() });
+    expect(Date.now()).toBeLessThan(due);
+    const rows = await sentOnce(armed, due - Date.now() + 15_000);
+    for (const r of rows) expect(r.lateMs, r.channel).toBeLessThan(ON_TIME_MS);
+  });
+
   scenario('untouched, is sent on every channel at the instant and not before', async () => {
     const armed = await armMedication(queue);
     const rows = await sentOnce(armed, due - Date.now() + 15_000);

@@ -284,6 +284,22 @@ describe('changing a running schedule', () => {
     );
   });
 
+  it('a pause at the moment a dose is armed answers at once', async () => {
+    await withSchedule(
+      (now) => ({ times: [soon(now, 90)], timezone: 'UTC' }),
+      async ({ handle }) => {
+        const status = await handle.query(medicationStatusQuery);
+        const doseAt = Date.parse(status.nextDoseAt!);
+        await env.sleep(doseAt - 60_000 - (await env.currentTimeMs()));
+        const paused = await Promise.race([
+          handle.executeUpdate(pauseUpdate),
+          new Promise<never>((_, reject) => setTimeout(() => reject(new Error('pause did not answer')), 20_000)),
+        ]);
+        expect(paused.state).toBe('paused');
+      },
+    );
+  });
+
   it('a zone change after a pause and resume does not bring back the paused doses', async () => {
     await withSchedule(
       (now) => ({ times: ['08:00', '20:00'], timezone: 'Europe/Paris', startDate: now.plus({ days: 1 }).toISODate()! }),
