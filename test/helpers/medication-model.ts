@@ -88,6 +88,18 @@ export class ScheduleModel {
     return this.state === 'active' ? (this.next()?.at.getTime() ?? null) : null;
   }
 
+  /**
+   * A dose taken or skipped before its instant (the workflow arms it ahead and opens it for
+   * acknowledgement): the schedule counts on from it, as if it had fallen due.
+   */
+  closeEarly(key: string): void {
+    const d = this.next();
+    if (this.state !== 'active' || d?.at.toISOString() !== key) return;
+    this.lastDose = d;
+    this.bySlot = false;
+    this.floorMs = null;
+  }
+
   /** True when the schedule has no dose left (the workflow may end once its open doses close). */
   ended(): boolean {
     return this.state === 'active' && scheduleType(this.schedule) !== 'as_needed' && this.next() === null;
