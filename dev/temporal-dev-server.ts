@@ -10,7 +10,7 @@ import path from 'node:path';
 import { forgetServer, reclaim, recordServer } from './leftovers.ts';
 import { collectLines } from './log-lines.ts';
 import { Connection } from '@temporalio/client';
-import { resolveTemporalCli } from '../shared/temporal-binaries.ts';
+import { resolveTemporalCli } from './temporal-binaries.ts';
 
 export type SearchAttributeTypeName = 'Keyword' | 'Text' | 'Int' | 'Double' | 'Bool' | 'Datetime' | 'KeywordList';
 

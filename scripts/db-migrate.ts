@@ -1,6 +1,6 @@
 /**
  * Prisma migrations without the Prisma CLI (which needs a native engine download; see
- * shared/migrations.ts):
+ * scripts/migrations.ts):
  *
  *   tsx scripts/db-migrate.ts deploy          apply pending prisma/migrations (npm run db:migrate)
  *   tsx scripts/db-migrate.ts create <name>   write a migration for schema.prisma changes
@@ -15,7 +15,7 @@
 import { performance } from 'node:perf_hooks';
 import { startEmbeddedPostgres } from '../dev/embedded-postgres.ts';
 import { config } from '../shared/config.ts';
-import { migrateCreate, migrateDeploy, redact } from '../shared/migrations.ts';
+import { migrateCreate, migrateDeploy, redact } from './migrations.ts';
 const USAGE = 'usage: tsx scripts/db-migrate.ts deploy | create <name>';
 
 async function main(argv: string[]): Promise<number> {

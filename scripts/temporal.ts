@@ -9,7 +9,7 @@
  */
 import { spawn } from 'node:child_process';
 import { config, temporalAddress } from '../shared/config.ts';
-import { resolveTemporalCli } from '../shared/temporal-binaries.ts';
+import { resolveTemporalCli } from '../dev/temporal-binaries.ts';
 
 const cfg = config();
 

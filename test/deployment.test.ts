@@ -13,7 +13,7 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { configVariables, loadConfig, projectRoot } from '../shared/config.ts';
-import { resolveTemporalCli } from '../shared/temporal-binaries.ts';
+import { resolveTemporalCli } from '../dev/temporal-binaries.ts';
 
 interface Service {
   image?: string;

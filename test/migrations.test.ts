@@ -1,5 +1,5 @@
 /**
- * The offline migration path (shared/migrations.ts) against a real PostgreSQL: a brand-new database
+ * The offline migration path (scripts/migrations.ts) against a real PostgreSQL: a brand-new database
  * gets every migration of prisma/migrations, recorded as `prisma migrate deploy` records them, and a
  * second deploy is a no-op. Uses DATABASE_URL's server (default: the local PostgreSQL) and a
  * throw-away database on it.
@@ -9,7 +9,7 @@ import { readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { defaultMigrationsDir, migrateDeploy, migrationChecksum } from '../shared/migrations.ts';
+import { defaultMigrationsDir, migrateDeploy, migrationChecksum } from '../scripts/migrations.ts';
 
 const serverUrl = process.env.DATABASE_URL || 'postgresql://postgres@127.0.0.1:5432/postgres';
 const dbName = `migrations_test_${randomUUID().replace(/-/g, '').slice(0, 12)}`;

@@ -8,7 +8,7 @@ import os from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { defaultMigrationsDir, migrateDeploy } from '../shared/migrations.ts';
+import { defaultMigrationsDir, migrateDeploy } from '../scripts/migrations.ts';
 
 const MIGRATION = '20261205040000_private_documents';
 const serverUrl = process.env.DATABASE_URL || 'postgresql://postgres@127.0.0.1:5432/postgres';

@@ -18,7 +18,7 @@ import { createActivities, type DeliveryResult, type DosePlan } from '../activit
 import { createApp } from '../api/app.ts';
 import { OutboxEmailSender } from '../providers/dev-outbox.ts';
 import type { PushSender, PushTokenResult } from '../providers/types.ts';
-import { adminQuery, defaultMigrationsDir, migrateDeploy, withDatabase } from '../shared/migrations.ts';
+import { adminQuery, defaultMigrationsDir, migrateDeploy, withDatabase } from '../scripts/migrations.ts';
 import { asUser, testTokens, type UserClient } from './helpers/api-auth.ts';
 import { createTestDatabase, type TestDatabase } from './helpers/database.ts';
 

@@ -3,7 +3,7 @@
  * ones, so a developer's `npm start` and other engineers' tests are left alone):
  *
  * - PostgreSQL: the server DATABASE_URL names, else an embedded one (dev/embedded-postgres.ts), once
- *   per run; each scenario gets a scratch database (shared/scratch-database.ts), migrated and dropped after.
+ *   per run; each scenario gets a scratch database (dev/scratch-database.ts), migrated and dropped after.
  * - The Temporal CLI dev server (dev/temporal-dev-server.ts) with its SQLite file and the production
  *   pragmas (WAL, synchronous=FULL), one per scenario.
  * - The fake provider server (test/fakes/provider-server.ts) with a fixed latency.
@@ -28,7 +28,7 @@ import { startTemporalDevServer } from '../../dev/temporal-dev-server.ts';
 import { signDevToken, type TokenRequest } from '../../shared/auth-tokens.ts';
 import { loadConfig, projectRoot } from '../../shared/config.ts';
 import type { PrismaClient } from '../../shared/db.ts';
-import { createScratchDatabaseWithClient } from '../../shared/scratch-database.ts';
+import { createScratchDatabaseWithClient } from '../../dev/scratch-database.ts';
 import { searchAttributeDefinitions } from '../../shared/search-attributes.ts';
 import { startFakeProviders, type FakeProviders } from '../../test/fakes/provider-server.ts';
 import { workflowsPath } from '../../workers/build.ts';

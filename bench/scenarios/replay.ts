@@ -13,7 +13,7 @@ import { DateTime } from 'luxon';
 import type { Activities } from '../../activities/index.ts';
 import { recordingActivities } from '../../test/helpers/medication-stubs.ts';
 import { allSearchAttributeKeys } from '../../shared/search-attributes.ts';
-import { resolveTemporalTestServer } from '../../shared/temporal-binaries.ts';
+import { resolveTemporalTestServer } from '../../dev/temporal-binaries.ts';
 import { workflowsPath } from '../../workers/build.ts';
 import { workerInterceptors } from '../../workers/observability.ts';
 import { medicationReminderWorkflow } from '../../workflows/index.ts';

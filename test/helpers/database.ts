@@ -2,7 +2,7 @@
 import { randomUUID } from 'node:crypto';
 import { inject } from 'vitest';
 import type { PrismaClient } from '../../shared/db.ts';
-import { createScratchDatabaseWithClient } from '../../shared/scratch-database.ts';
+import { createScratchDatabaseWithClient } from '../../dev/scratch-database.ts';
 
 export interface TestDatabase {
   url: string;

@@ -10,7 +10,7 @@ import {
 } from '@temporalio/testing';
 import { temporal } from '@temporalio/proto';
 import { allSearchAttributeKeys } from '../../shared/search-attributes.ts';
-import { resolveTemporalCli, resolveTemporalTestServer } from '../../shared/temporal-binaries.ts';
+import { resolveTemporalCli, resolveTemporalTestServer } from '../../dev/temporal-binaries.ts';
 
 /**
  * The Java time-skipping test server: timers fire as soon as the test awaits a result or calls

@@ -5,7 +5,7 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { config, projectRoot, type Config } from './config.ts';
+import { config, projectRoot, type Config } from '../shared/config.ts';
 
 interface BinarySpec {
   name: string;

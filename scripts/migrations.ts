@@ -25,7 +25,7 @@ import {
   type Transaction,
 } from '@prisma/driver-adapter-utils';
 import type { MigrationList, SchemaEngine, SchemaFilter } from '@prisma/schema-engine-wasm';
-import { projectRoot } from './config.ts';
+import { projectRoot } from '../shared/config.ts';
 
 export const defaultSchemaPath = path.join(projectRoot, 'prisma', 'schema.prisma');
 export const defaultMigrationsDir = path.join(projectRoot, 'prisma', 'migrations');

@@ -4,8 +4,8 @@
  * connections still open) when done.
  */
 import { randomBytes } from 'node:crypto';
-import { createPrisma, type PrismaClient } from './db.ts';
-import { adminQuery, migrateDeploy, withDatabase } from './migrations.ts';
+import { createPrisma, type PrismaClient } from '../shared/db.ts';
+import { adminQuery, migrateDeploy, withDatabase } from '../scripts/migrations.ts';
 
 export interface ScratchDatabase {
   name: string;
