@@ -36,7 +36,8 @@ import { DeliveryError, type EmailMessage, type EmailSender } from '../providers
 import { projectRoot } from '../shared/config.ts';
 import { freePort } from '../shared/free-port.ts';
 import { TRANSIENT_DELIVERY_ERROR } from '../shared/retry-policies.ts';
-import { createMedicationWorker, workflowsPath } from '../workers/medication-worker.ts';
+import { workflowsPath } from '../workers/build.ts';
+import { createMedicationWorker } from './helpers/medication-worker.ts';
 import { asUser, testTokens, type UserClient } from './helpers/api-auth.ts';
 import { createTestDatabase, type TestDatabase } from './helpers/database.ts';
 import { createLocalEnv } from './helpers/temporal-env.ts';

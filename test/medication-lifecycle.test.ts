@@ -24,7 +24,7 @@ import {
   resumeUpdate,
   upcomingDosesQuery,
 } from '../workflows/index.ts';
-import { workflowsPath } from '../workers/medication-worker.ts';
+import { workflowsPath } from '../workers/build.ts';
 import { recordingActivities, type Recorded } from './helpers/medication-stubs.ts';
 import { historiesDir } from './helpers/histories.ts';
 import { createTimeSkippingEnv } from './helpers/temporal-env.ts';

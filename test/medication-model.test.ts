@@ -41,7 +41,7 @@ import {
   resumeUpdate,
   type MedicationReminderStatus,
 } from '../workflows/index.ts';
-import { workflowsPath } from '../workers/medication-worker.ts';
+import { workflowsPath } from '../workers/build.ts';
 import { BOUNDARY_MS, ScheduleModel, type ModelChange } from './helpers/medication-model.ts';
 import { createTimeSkippingEnv } from './helpers/temporal-env.ts';
 

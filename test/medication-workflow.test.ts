@@ -17,7 +17,7 @@ import { recordingActivities } from './helpers/medication-stubs.ts';
 import type { MedicationSchedule } from '../shared/schedule.ts';
 import { medicationReminderWorkflow, medicationStatusQuery } from '../workflows/index.ts';
 import { DEFAULT_ARM_LEAD_SECONDS } from '../workflows/medication-reminder.ts';
-import { workflowsPath } from '../workers/medication-worker.ts';
+import { workflowsPath } from '../workers/build.ts';
 import { createTimeSkippingEnv } from './helpers/temporal-env.ts';
 
 let env: TestWorkflowEnvironment;

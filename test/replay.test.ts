@@ -10,7 +10,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { Worker } from '@temporalio/worker';
 import { describe, expect, it } from 'vitest';
-import { workflowsPath } from '../workers/medication-worker.ts';
+import { workflowsPath } from '../workers/build.ts';
 import { historiesDir } from './helpers/histories.ts';
 
 const files = fs.readdirSync(historiesDir).filter((f) => f.endsWith('.json'));

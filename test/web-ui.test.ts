@@ -22,7 +22,7 @@ import { startTemporalDevServer, type TemporalDevServer } from '../dev/temporal-
 import { OutboxEmailSender, OutboxPushSender } from '../providers/dev-outbox.ts';
 import { projectRoot } from '../shared/config.ts';
 import { searchAttributeDefinitions } from '../shared/search-attributes.ts';
-import { createMedicationWorker } from '../workers/medication-worker.ts';
+import { createMedicationWorker } from './helpers/medication-worker.ts';
 import { asUser, testTokens } from './helpers/api-auth.ts';
 import { findChromium } from './helpers/chromium.ts';
 import { createTestDatabase, type TestDatabase } from './helpers/database.ts';

@@ -1,12 +1,10 @@
 /**
- * The medication-reminder worker, kept for its callers (tests): a worker on one task queue that runs
- * the medication workflows and every activity. Built by workers/build.ts like every other worker.
+ * A medication-reminder worker for tests: one task queue that runs the medication workflows and every
+ * activity, built by workers/build.ts like every production worker.
  */
 import type { NativeConnection, Worker, WorkerOptions } from '@temporalio/worker';
-import type { Activities } from '../activities/index.ts';
-import { buildWorker, workflowsPath } from './build.ts';
-
-export { workflowsPath };
+import type { Activities } from '../../activities/index.ts';
+import { buildWorker } from '../../workers/build.ts';
 
 export interface MedicationWorkerOptions {
   connection: NativeConnection;
@@ -15,7 +13,7 @@ export interface MedicationWorkerOptions {
   activities: Activities;
   /** Tests pass a prebuilt bundle to avoid re-bundling for every worker. */
   workflowBundle?: WorkerOptions['workflowBundle'];
-  /** Seed's concurrency for medication reminders. */
+  /** Default 5 concurrent activities. */
   maxConcurrentActivityTaskExecutions?: number;
   /** How long in-flight activities may run on after shutdown begins before they are cancelled. */
   shutdownGraceTime?: WorkerOptions['shutdownGraceTime'];
