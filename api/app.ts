@@ -4,16 +4,14 @@
  * GET /openapi.json and browsable at GET /docs.
  */
 import { bodyLimit } from 'hono/body-limit';
-import { HTTPException } from 'hono/http-exception';
 import { loadConfig } from '../shared/config.ts';
 import { requestSpans } from '../shared/tracing.ts';
-import { isDatabaseUnavailable } from '../shared/db-errors.ts';
 import { authenticate } from './auth.ts';
 import type { ApiDeps } from './deps.ts';
 import { idempotency } from './idempotency.ts';
 import { allowedMethodsOf } from './method-not-allowed.ts';
 import { createRouter, type Router } from './openapi.ts';
-import { ProblemError, problemResponse } from './problem.ts';
+import { ProblemError, problemOf, problemResponse } from './problem.ts';
 import { perAddressRateLimit, perUserRateLimit, rateLimitsOf } from './rate-limit.ts';
 import { appointmentRoutes } from './routes/appointments.ts';
 import { careCircleRoutes } from './routes/care-circles.ts';
@@ -32,14 +30,6 @@ import { readyRoutes } from './routes/ready.ts';
 import { shiftRoutes } from './routes/shifts.ts';
 
 export const MAX_BODY_BYTES = 64 * 1024;
-
-const unsupportedMediaType = new ProblemError(
-  415,
-  'unsupported-media-type',
-  'Unsupported media type',
-  'Send the body as application/json',
-);
-const malformedJson = new ProblemError(400, 'malformed-json', 'Malformed JSON', 'The request body is not valid JSON');
 
 export function createApp(deps: ApiDeps, onError: (err: unknown) => void = () => {}): Router {
   const app = createRouter();
@@ -109,27 +99,10 @@ export function createApp(deps: ApiDeps, onError: (err: unknown) => void = () =>
     );
   });
   app.onError((err, c) => {
-    if (err instanceof ProblemError) {
-      // The client reads only the problem; operators need what Temporal or the database said.
-      if (err.status >= 500 && err.cause !== undefined) onError(err.cause);
-      return problemResponse(c, err);
-    }
-    // The routes' validators (@hono/zod-openapi): unparsable JSON, or a media type the route does not take.
-    if (err instanceof HTTPException && err.status === 400) return problemResponse(c, malformedJson);
-    if (err instanceof HTTPException && err.status === 415) return problemResponse(c, unsupportedMediaType);
-    if (isDatabaseUnavailable(err)) {
-      return problemResponse(
-        c,
-        new ProblemError(
-          503,
-          'service-unavailable',
-          'Service unavailable',
-          'The database is unreachable; retry shortly',
-        ),
-      );
-    }
-    onError(err);
-    return problemResponse(c, new ProblemError(500, 'internal', 'Internal error', 'Something went wrong on our side'));
+    const { problem, cause } = problemOf(err);
+    // The client reads only the problem; operators need what Temporal or the database said.
+    if (cause !== undefined) onError(cause);
+    return problemResponse(c, problem);
   });
   return app;
 }

@@ -52,7 +52,7 @@ const PROBLEM_DESCRIPTIONS = {
   415: 'Body is not application/json',
   422: 'Well-formed but not allowed now, or an Idempotency-Key reused with another body',
   429: 'Too many requests; see Retry-After and RateLimit headers',
-  503: 'A dependency (database or Temporal) is unreachable; retry shortly',
+  503: 'A dependency (database or Temporal) is unreachable; retry after the Retry-After seconds',
 } as const;
 export type ProblemStatus = keyof typeof PROBLEM_DESCRIPTIONS;
 

@@ -118,7 +118,7 @@ export interface paths {
                         "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
-                /** @description A dependency (database or Temporal) is unreachable; retry shortly */
+                /** @description A dependency (database or Temporal) is unreachable; retry after the Retry-After seconds */
                 503: {
                     headers: {
                         [name: string]: unknown;
@@ -190,7 +190,7 @@ export interface paths {
                         "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
-                /** @description A dependency (database or Temporal) is unreachable; retry shortly */
+                /** @description A dependency (database or Temporal) is unreachable; retry after the Retry-After seconds */
                 503: {
                     headers: {
                         [name: string]: unknown;
@@ -278,7 +278,7 @@ export interface paths {
                         "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
-                /** @description A dependency (database or Temporal) is unreachable; retry shortly */
+                /** @description A dependency (database or Temporal) is unreachable; retry after the Retry-After seconds */
                 503: {
                     headers: {
                         [name: string]: unknown;
@@ -476,7 +476,7 @@ export interface paths {
                         "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
-                /** @description A dependency (database or Temporal) is unreachable; retry shortly */
+                /** @description A dependency (database or Temporal) is unreachable; retry after the Retry-After seconds */
                 503: {
                     headers: {
                         [name: string]: unknown;
@@ -553,7 +553,7 @@ export interface paths {
                         "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
-                /** @description A dependency (database or Temporal) is unreachable; retry shortly */
+                /** @description A dependency (database or Temporal) is unreachable; retry after the Retry-After seconds */
                 503: {
                     headers: {
                         [name: string]: unknown;
@@ -658,7 +658,7 @@ export interface paths {
                         "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
-                /** @description A dependency (database or Temporal) is unreachable; retry shortly */
+                /** @description A dependency (database or Temporal) is unreachable; retry after the Retry-After seconds */
                 503: {
                     headers: {
                         [name: string]: unknown;
@@ -730,7 +730,7 @@ export interface paths {
                         "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
-                /** @description A dependency (database or Temporal) is unreachable; retry shortly */
+                /** @description A dependency (database or Temporal) is unreachable; retry after the Retry-After seconds */
                 503: {
                     headers: {
                         [name: string]: unknown;
@@ -873,7 +873,7 @@ export interface paths {
                         "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
-                /** @description A dependency (database or Temporal) is unreachable; retry shortly */
+                /** @description A dependency (database or Temporal) is unreachable; retry after the Retry-After seconds */
                 503: {
                     headers: {
                         [name: string]: unknown;
@@ -959,7 +959,7 @@ export interface paths {
                         "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
-                /** @description A dependency (database or Temporal) is unreachable; retry shortly */
+                /** @description A dependency (database or Temporal) is unreachable; retry after the Retry-After seconds */
                 503: {
                     headers: {
                         [name: string]: unknown;
@@ -1077,7 +1077,7 @@ export interface paths {
                         "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
-                /** @description A dependency (database or Temporal) is unreachable; retry shortly */
+                /** @description A dependency (database or Temporal) is unreachable; retry after the Retry-After seconds */
                 503: {
                     headers: {
                         [name: string]: unknown;
@@ -1150,7 +1150,7 @@ export interface paths {
                         "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
-                /** @description A dependency (database or Temporal) is unreachable; retry shortly */
+                /** @description A dependency (database or Temporal) is unreachable; retry after the Retry-After seconds */
                 503: {
                     headers: {
                         [name: string]: unknown;
@@ -1271,7 +1271,7 @@ export interface paths {
                         "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
-                /** @description A dependency (database or Temporal) is unreachable; retry shortly */
+                /** @description A dependency (database or Temporal) is unreachable; retry after the Retry-After seconds */
                 503: {
                     headers: {
                         [name: string]: unknown;
@@ -1353,7 +1353,7 @@ export interface paths {
                         "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
-                /** @description A dependency (database or Temporal) is unreachable; retry shortly */
+                /** @description A dependency (database or Temporal) is unreachable; retry after the Retry-After seconds */
                 503: {
                     headers: {
                         [name: string]: unknown;
@@ -1469,7 +1469,7 @@ export interface paths {
                         "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
-                /** @description A dependency (database or Temporal) is unreachable; retry shortly */
+                /** @description A dependency (database or Temporal) is unreachable; retry after the Retry-After seconds */
                 503: {
                     headers: {
                         [name: string]: unknown;
@@ -1541,7 +1541,7 @@ export interface paths {
                         "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
-                /** @description A dependency (database or Temporal) is unreachable; retry shortly */
+                /** @description A dependency (database or Temporal) is unreachable; retry after the Retry-After seconds */
                 503: {
                     headers: {
                         [name: string]: unknown;
@@ -1620,7 +1620,7 @@ export interface paths {
                         "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
-                /** @description A dependency (database or Temporal) is unreachable; retry shortly */
+                /** @description A dependency (database or Temporal) is unreachable; retry after the Retry-After seconds */
                 503: {
                     headers: {
                         [name: string]: unknown;
@@ -1730,7 +1730,7 @@ export interface paths {
                         "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
-                /** @description A dependency (database or Temporal) is unreachable; retry shortly */
+                /** @description A dependency (database or Temporal) is unreachable; retry after the Retry-After seconds */
                 503: {
                     headers: {
                         [name: string]: unknown;
@@ -1812,7 +1812,7 @@ export interface paths {
                         "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
-                /** @description A dependency (database or Temporal) is unreachable; retry shortly */
+                /** @description A dependency (database or Temporal) is unreachable; retry after the Retry-After seconds */
                 503: {
                     headers: {
                         [name: string]: unknown;
@@ -1928,7 +1928,7 @@ export interface paths {
                         "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
-                /** @description A dependency (database or Temporal) is unreachable; retry shortly */
+                /** @description A dependency (database or Temporal) is unreachable; retry after the Retry-After seconds */
                 503: {
                     headers: {
                         [name: string]: unknown;
@@ -2000,7 +2000,7 @@ export interface paths {
                         "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
-                /** @description A dependency (database or Temporal) is unreachable; retry shortly */
+                /** @description A dependency (database or Temporal) is unreachable; retry after the Retry-After seconds */
                 503: {
                     headers: {
                         [name: string]: unknown;
@@ -2079,7 +2079,7 @@ export interface paths {
                         "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
-                /** @description A dependency (database or Temporal) is unreachable; retry shortly */
+                /** @description A dependency (database or Temporal) is unreachable; retry after the Retry-After seconds */
                 503: {
                     headers: {
                         [name: string]: unknown;
@@ -2189,7 +2189,7 @@ export interface paths {
                         "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
-                /** @description A dependency (database or Temporal) is unreachable; retry shortly */
+                /** @description A dependency (database or Temporal) is unreachable; retry after the Retry-After seconds */
                 503: {
                     headers: {
                         [name: string]: unknown;
@@ -2271,7 +2271,7 @@ export interface paths {
                         "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
-                /** @description A dependency (database or Temporal) is unreachable; retry shortly */
+                /** @description A dependency (database or Temporal) is unreachable; retry after the Retry-After seconds */
                 503: {
                     headers: {
                         [name: string]: unknown;
@@ -2387,7 +2387,7 @@ export interface paths {
                         "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
-                /** @description A dependency (database or Temporal) is unreachable; retry shortly */
+                /** @description A dependency (database or Temporal) is unreachable; retry after the Retry-After seconds */
                 503: {
                     headers: {
                         [name: string]: unknown;
@@ -2459,7 +2459,7 @@ export interface paths {
                         "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
-                /** @description A dependency (database or Temporal) is unreachable; retry shortly */
+                /** @description A dependency (database or Temporal) is unreachable; retry after the Retry-After seconds */
                 503: {
                     headers: {
                         [name: string]: unknown;
@@ -2538,7 +2538,7 @@ export interface paths {
                         "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
-                /** @description A dependency (database or Temporal) is unreachable; retry shortly */
+                /** @description A dependency (database or Temporal) is unreachable; retry after the Retry-After seconds */
                 503: {
                     headers: {
                         [name: string]: unknown;
@@ -2657,7 +2657,7 @@ export interface paths {
                         "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
-                /** @description A dependency (database or Temporal) is unreachable; retry shortly */
+                /** @description A dependency (database or Temporal) is unreachable; retry after the Retry-After seconds */
                 503: {
                     headers: {
                         [name: string]: unknown;
@@ -2781,7 +2781,7 @@ export interface paths {
                         "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
-                /** @description A dependency (database or Temporal) is unreachable; retry shortly */
+                /** @description A dependency (database or Temporal) is unreachable; retry after the Retry-After seconds */
                 503: {
                     headers: {
                         [name: string]: unknown;
@@ -2909,7 +2909,7 @@ export interface paths {
                         "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
-                /** @description A dependency (database or Temporal) is unreachable; retry shortly */
+                /** @description A dependency (database or Temporal) is unreachable; retry after the Retry-After seconds */
                 503: {
                     headers: {
                         [name: string]: unknown;
@@ -3041,7 +3041,7 @@ export interface paths {
                         "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
-                /** @description A dependency (database or Temporal) is unreachable; retry shortly */
+                /** @description A dependency (database or Temporal) is unreachable; retry after the Retry-After seconds */
                 503: {
                     headers: {
                         [name: string]: unknown;
@@ -3131,7 +3131,7 @@ export interface paths {
                         "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
-                /** @description A dependency (database or Temporal) is unreachable; retry shortly */
+                /** @description A dependency (database or Temporal) is unreachable; retry after the Retry-After seconds */
                 503: {
                     headers: {
                         [name: string]: unknown;
@@ -3249,7 +3249,7 @@ export interface paths {
                         "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
-                /** @description A dependency (database or Temporal) is unreachable; retry shortly */
+                /** @description A dependency (database or Temporal) is unreachable; retry after the Retry-After seconds */
                 503: {
                     headers: {
                         [name: string]: unknown;
@@ -3370,7 +3370,7 @@ export interface paths {
                         "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
-                /** @description A dependency (database or Temporal) is unreachable; retry shortly */
+                /** @description A dependency (database or Temporal) is unreachable; retry after the Retry-After seconds */
                 503: {
                     headers: {
                         [name: string]: unknown;
@@ -3494,7 +3494,7 @@ export interface paths {
                         "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
-                /** @description A dependency (database or Temporal) is unreachable; retry shortly */
+                /** @description A dependency (database or Temporal) is unreachable; retry after the Retry-After seconds */
                 503: {
                     headers: {
                         [name: string]: unknown;
@@ -3580,7 +3580,7 @@ export interface paths {
                         "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
-                /** @description A dependency (database or Temporal) is unreachable; retry shortly */
+                /** @description A dependency (database or Temporal) is unreachable; retry after the Retry-After seconds */
                 503: {
                     headers: {
                         [name: string]: unknown;
@@ -3677,7 +3677,7 @@ export interface paths {
                         "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
-                /** @description A dependency (database or Temporal) is unreachable; retry shortly */
+                /** @description A dependency (database or Temporal) is unreachable; retry after the Retry-After seconds */
                 503: {
                     headers: {
                         [name: string]: unknown;
@@ -3767,7 +3767,7 @@ export interface paths {
                         "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
-                /** @description A dependency (database or Temporal) is unreachable; retry shortly */
+                /** @description A dependency (database or Temporal) is unreachable; retry after the Retry-After seconds */
                 503: {
                     headers: {
                         [name: string]: unknown;
@@ -3839,7 +3839,7 @@ export interface paths {
                         "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
-                /** @description A dependency (database or Temporal) is unreachable; retry shortly */
+                /** @description A dependency (database or Temporal) is unreachable; retry after the Retry-After seconds */
                 503: {
                     headers: {
                         [name: string]: unknown;
@@ -3922,7 +3922,7 @@ export interface paths {
                         "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
-                /** @description A dependency (database or Temporal) is unreachable; retry shortly */
+                /** @description A dependency (database or Temporal) is unreachable; retry after the Retry-After seconds */
                 503: {
                     headers: {
                         [name: string]: unknown;
@@ -4025,7 +4025,7 @@ export interface paths {
                         "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
-                /** @description A dependency (database or Temporal) is unreachable; retry shortly */
+                /** @description A dependency (database or Temporal) is unreachable; retry after the Retry-After seconds */
                 503: {
                     headers: {
                         [name: string]: unknown;
@@ -4117,7 +4117,7 @@ export interface paths {
                         "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
-                /** @description A dependency (database or Temporal) is unreachable; retry shortly */
+                /** @description A dependency (database or Temporal) is unreachable; retry after the Retry-After seconds */
                 503: {
                     headers: {
                         [name: string]: unknown;
@@ -4201,7 +4201,7 @@ export interface paths {
                         "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
-                /** @description A dependency (database or Temporal) is unreachable; retry shortly */
+                /** @description A dependency (database or Temporal) is unreachable; retry after the Retry-After seconds */
                 503: {
                     headers: {
                         [name: string]: unknown;
