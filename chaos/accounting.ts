@@ -78,7 +78,7 @@ export async function snapshot(databaseUrl: string): Promise<Snapshot> {
   }
 }
 
-/** Every reminder that left the system, by channel, with when it left (email: not timed). */
+/** Every reminder that left the system, by channel, with when the provider (or the in-app table) got it. */
 export function sentArtifacts(
   snap: Snapshot,
   fake: FakeProviders,
@@ -91,7 +91,7 @@ export function sentArtifacts(
     ),
     ...snap.inApp.map((r) => ({ key: r.dedupe_key, channel: 'in_app' as const, at: r.at_ms })),
     ...fake.resend.sent.flatMap((e) =>
-      e.idempotencyKey ? [{ key: e.idempotencyKey, channel: 'email' as const }] : [],
+      e.idempotencyKey ? [{ key: e.idempotencyKey, channel: 'email' as const, at: e.createdAt.getTime() }] : [],
     ),
   ];
 }
@@ -221,4 +221,58 @@ export async function workflowStatuses(
   } finally {
     await connection.close();
   }
+}
+
+export interface KillLateness {
+  /** When the SIGKILL was sent (ms). */
+  at: number;
+  /** Deliveries armed or sending when it came: instant − lead ≤ kill < first receipt. */
+  deliveries: number;
+  maxLatenessMs: number;
+}
+
+export interface LatenessUnderKills {
+  /** The largest (first receipt − dose instant) over deliveries a worker SIGKILL caught armed or sending. */
+  maxLatenessMs: number;
+  deliveries: number;
+  perKill: KillLateness[];
+}
+
+/**
+ * How late the doses came whose arming or sending worker was SIGKILLed. A dose is armed from its
+ * instant minus the lead until its reminder leaves, and one worker process runs at a time, so a
+ * kill in [instant − lead, first receipt) of a channel killed the worker holding that channel's
+ * send (perhaps after earlier kills moved it). Receipt: the fake FCM's acceptance, the fake
+ * Resend's, or the in-app row's insert. Lost deliveries have no receipt: the ledger counts them.
+ */
+export function latenessUnderKills(
+  medicationIds: Set<string>,
+  snap: Snapshot,
+  fake: FakeProviders,
+  fcm: FakeFcm,
+  kills: number[],
+  leadMs: number,
+): LatenessUnderKills {
+  const first = new Map<string, { doseAt: number; at: number }>();
+  for (const a of sentArtifacts(snap, fake, fcm)) {
+    const p = parse(a.key);
+    if (!p || a.at === undefined || !medicationIds.has(p.medicationId)) continue;
+    const key = `${p.medicationId}|${p.doseAt}|${a.channel}`;
+    const seen = first.get(key);
+    if (!seen || a.at < seen.at) first.set(key, { doseAt: Date.parse(p.doseAt), at: a.at });
+  }
+  const perKill: KillLateness[] = kills.map((at) => ({ at, deliveries: 0, maxLatenessMs: 0 }));
+  const out: LatenessUnderKills = { maxLatenessMs: 0, deliveries: 0, perKill };
+  for (const { doseAt, at } of first.values()) {
+    const hit = perKill.filter((k) => doseAt - leadMs <= k.at && k.at < at);
+    if (hit.length === 0) continue;
+    const late = at - doseAt;
+    out.deliveries++;
+    out.maxLatenessMs = Math.max(out.maxLatenessMs, late);
+    for (const k of hit) {
+      k.deliveries++;
+      k.maxLatenessMs = Math.max(k.maxLatenessMs, late);
+    }
+  }
+  return out;
 }

@@ -55,6 +55,8 @@ export class Stack {
   workerUrl = '';
   /** How many times each process was started (restarts included). */
   readonly starts = { worker: 0, api: 0, temporal: 0, database: 0 };
+  /** When each SIGKILL was sent to the worker (ms): the doses it held are measured for lateness. */
+  readonly workerKills: number[] = [];
   /** Worker exits nobody asked for (a crash of its own), with their exit codes. */
   readonly unexpectedExits: string[] = [];
 
@@ -265,6 +267,7 @@ export class Stack {
     const handle = this.worker;
     if (!handle) throw new Error('no worker running');
     this.expectExit.add(handle.child);
+    if (signal === 'SIGKILL') this.workerKills.push(Date.now());
     handle.child.kill(signal);
     const { code, signal: got } = await handle.exited;
     this.worker = undefined;

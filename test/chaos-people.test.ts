@@ -6,7 +6,7 @@
 import { randomUUID } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { countPeople, type PeopleMedication, type PeopleScenario } from '../chaos/people.ts';
-import type { Snapshot } from '../chaos/accounting.ts';
+import { latenessUnderKills, type Snapshot } from '../chaos/accounting.ts';
 import type { FakeFcm } from './fakes/fcm-server.ts';
 import type { FakeProviders } from './fakes/provider-server.ts';
 
@@ -145,5 +145,42 @@ describe('the people scenario ledger', () => {
       heldBack: 10,
       wrongInstant: 2,
     });
+  });
+
+  it('measures lateness over the deliveries a worker SIGKILL caught armed or sending, and only those', () => {
+    const ids = [randomUUID(), randomUUID(), randomUUID()];
+    const key = (id: string, dose: number, ch: string) =>
+      `dose:${id}:${new Date(T + dose * S).toISOString()}:${randomUUID()}:${ch}`;
+    const inApp: Snapshot['inApp'] = [
+      // Armed at −60 s, the worker killed at −30 s: taken over, on time.
+      { dedupe_key: key(ids[0]!, 0, 'in_app'), at_ms: T + 0.2 * S },
+      // Killed while sending (at +1 s): 17 s late.
+      { dedupe_key: key(ids[1]!, 0, 'in_app'), at_ms: T + 17 * S },
+      // Sent before the kill at +1 s: only the kill at −30 s, while it waited armed, caught it.
+      { dedupe_key: key(ids[2]!, 0, 'in_app'), at_ms: T + 0.5 * S },
+      // Armed at +60 s, after both kills: not measured.
+      { dedupe_key: key(ids[2]!, 120, 'in_app'), at_ms: T + 200 * S },
+    ];
+    const fcm = {
+      sent: [
+        {
+          token: 't',
+          name: 'n',
+          at: T + 25 * S,
+          message: { token: 't', data: { dedupeKey: key(ids[1]!, 0, 'push') } },
+        },
+      ],
+    } as unknown as FakeFcm;
+    const fake = {
+      resend: { sent: [{ idempotencyKey: key(ids[0]!, 0, 'email'), createdAt: new Date(T + 3 * S) }] },
+    } as unknown as FakeProviders;
+    const snap: Snapshot = { inApp, log: [], deadLetters: [] };
+    const r = latenessUnderKills(new Set(ids), snap, fake, fcm, [T - 30 * S, T + 1 * S], 60 * S);
+    expect(r.deliveries).toBe(5);
+    expect(r.maxLatenessMs).toBe(25 * S);
+    expect(r.perKill.map((k) => [k.deliveries, k.maxLatenessMs])).toEqual([
+      [5, 25 * S],
+      [3, 25 * S],
+    ]);
   });
 });
