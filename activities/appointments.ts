@@ -6,28 +6,11 @@
  */
 import type { Appointment, PrismaClient } from '../shared/db.ts';
 import { appointmentReminderDedupeKey } from '../shared/ids.ts';
-import { CareCircleId, PatientId } from '../shared/search-attributes.ts';
-import { TASK_QUEUES } from '../shared/task-queues.ts';
-import type { Reconciler, ReconcileTarget } from './maintenance.ts';
+import { appointmentSnapshot, type AppointmentSnapshot } from '../shared/snapshots.ts';
+import type { WorkflowStart } from '../shared/workflow-start.ts';
+import type { Reconciler } from './maintenance.ts';
 import { appointmentReminderText } from '../shared/messages.ts';
 import { reachableChannels, reachableMemberSelect, writeNotifications, type PlannedMessage } from './recipients.ts';
-
-export interface AppointmentSnapshot {
-  /** The row's version: bumped by every change. */
-  version: number;
-  /** ISO instant. */
-  startsAt: string;
-  /** Minutes before startsAt, in any order. */
-  reminderOffsetsMinutes: number[];
-}
-
-export function appointmentSnapshot(row: Pick<Appointment, 'version' | 'startsAt' | 'reminderOffsetsMinutes'>) {
-  return {
-    version: row.version,
-    startsAt: row.startsAt.toISOString(),
-    reminderOffsetsMinutes: [...row.reminderOffsetsMinutes],
-  } satisfies AppointmentSnapshot;
-}
 
 export type AppointmentReminderPlan =
   | { status: 'skipped'; reason: 'appointment_deleted' | 'appointment_cancelled' | 'appointment_completed' }
@@ -115,23 +98,12 @@ export function createAppointmentActivities(prisma: PrismaClient) {
   };
 }
 
-/** How the workflow of an appointment is started: by the API, and again by the reconciliation. */
-export function appointmentWorkflowStart(row: Appointment): ReconcileTarget {
-  return {
-    id: row.id,
-    workflowId: row.workflowId,
-    workflowType: 'appointmentReminderWorkflow',
-    taskQueue: TASK_QUEUES.appointment,
-    args: [{ appointmentId: row.id, snapshot: appointmentSnapshot(row) }],
-    typedSearchAttributes: [
-      { key: CareCircleId, value: row.careCircleId },
-      { key: PatientId, value: row.patientId },
-    ],
-  };
-}
-
 /** Appointments still ahead whose workflow must be running (for the reconciliation job). */
-export function appointmentReconciler(prisma: PrismaClient): Reconciler {
+export function appointmentReconciler(
+  prisma: PrismaClient,
+  /** The start helper, workflows/appointment-start.ts. */
+  start: (row: Appointment) => WorkflowStart,
+): Reconciler {
   return {
     async listActive(cursor, take) {
       const rows = await prisma.appointment.findMany({
@@ -139,7 +111,7 @@ export function appointmentReconciler(prisma: PrismaClient): Reconciler {
         orderBy: { id: 'asc' },
         take,
       });
-      return rows.map(appointmentWorkflowStart);
+      return rows.map(start);
     },
   };
 }

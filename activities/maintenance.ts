@@ -12,37 +12,21 @@ import {
   WorkflowUpdateFailedError,
   WorkflowUpdateRPCTimeoutOrCancelledError,
   type Client,
-  type WorkflowStartOptions,
 } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
 import { DateTime } from 'luxon';
-import { config } from '../shared/config.ts';
 import { scheduleDrift } from '../shared/metrics.ts';
 import type { Channel, Medication, PrismaClient } from '../shared/db.ts';
-import { scheduleType, type MedicationSchedule } from '../shared/schedule.ts';
-import { CareCircleId, MedicationId, PatientId, ScheduleStatus } from '../shared/search-attributes.ts';
-import type { MedicationReminderInput } from '../workflows/medication-reminder.ts';
-
-/** A workflow that should be running for an active record. */
-export interface ReconcileTarget {
-  /** The record's id: the page cursor. */
-  id: string;
-  workflowId: string;
-  workflowType: string;
-  taskQueue: string;
-  args: unknown[];
-  typedSearchAttributes?: WorkflowStartOptions['typedSearchAttributes'];
-  /** Shown in the Temporal Web UI's workflow list. */
-  staticSummary?: string;
-}
+import type { WorkflowStart } from '../shared/workflow-start.ts';
 
 /**
- * One kind of record whose workflow must exist while the record is active. Appointments and shifts
- * add theirs to `createMaintenanceActivities({ reconcilers })` (workers/main.ts builds the list).
+ * One kind of record whose workflow must exist while the record is active. Each is given its
+ * workflow's start helper (workflows/*-start.ts) by workers/reconcilers.ts, which builds the list
+ * for `createMaintenanceActivities({ reconcilers })`.
  */
 export interface Reconciler {
   /** Active records with an id greater than `cursor` (null: from the start), ordered by id, at most `take`. */
-  listActive(cursor: string | null, take: number): Promise<ReconcileTarget[]>;
+  listActive(cursor: string | null, take: number): Promise<WorkflowStart[]>;
   /**
    * Read again after a restart: whether the record still wants its workflow. A record deleted
    * between the listing and the start gets the new workflow cancelled, so a restart never outlives
@@ -59,44 +43,7 @@ export interface Reconciler {
    * For a record whose workflow is running: whether the database still agrees with the workflow,
    * repairing it in favour of the workflow when it does not. True when it had drifted.
    */
-  repairDrift?(temporal: Client, target: ReconcileTarget): Promise<boolean>;
-}
-
-/** What starts a medication's workflow: the API when it is created, the reconciliation if it is missing. */
-export function medicationWorkflowStart(
-  m: Pick<
-    Medication,
-    'id' | 'workflowId' | 'careCircleId' | 'patientId' | 'schedule' | 'escalationWindowMinutes' | 'status'
-  >,
-  taskQueue: string,
-  armLeadSeconds: number = config().DOSE_ARM_LEAD_SECONDS,
-): ReconcileTarget {
-  const schedule = m.schedule as unknown as MedicationSchedule;
-  const state = m.status === 'paused' ? 'paused' : 'active';
-  return {
-    id: m.id,
-    workflowId: m.workflowId,
-    workflowType: 'medicationReminderWorkflow',
-    taskQueue,
-    // The workflow's input: the schedule as stored (timezone resolved when it was created).
-    args: [
-      {
-        medicationId: m.id,
-        schedule,
-        escalationWindowMinutes: m.escalationWindowMinutes,
-        armLeadSeconds,
-        state,
-      } satisfies MedicationReminderInput,
-    ],
-    typedSearchAttributes: [
-      { key: CareCircleId, value: m.careCircleId },
-      { key: PatientId, value: m.patientId },
-      { key: MedicationId, value: m.id },
-      { key: ScheduleStatus, value: state },
-    ],
-    // What operators read in the Web UI's list; no personal health data (names) in it.
-    staticSummary: `Medication schedule (${scheduleType(schedule)}) in ${schedule.timezone}`,
-  };
+  repairDrift?(temporal: Client, target: WorkflowStart): Promise<boolean>;
 }
 
 /** How long a create may take before the reconciliation resolves its unconfirmed start. */
@@ -146,8 +93,9 @@ function differences(row: Medication, wf: ScheduleView): string[] {
 const DRIFT_SETTLE_MS = 2_000;
 const QUERY_DEADLINE_MS = 3_000;
 
-async function medicationDrift(prisma: PrismaClient, temporal: Client, target: ReconcileTarget): Promise<boolean> {
-  const handle = temporal.workflow.getHandle(target.workflowId);
+async function medicationDrift(prisma: PrismaClient, temporal: Client, target: WorkflowStart): Promise<boolean> {
+  const workflowId = target.options.workflowId;
+  const handle = temporal.workflow.getHandle(workflowId);
   const compare = async () => {
     const [row, wf] = await Promise.all([
       prisma.medication.findUnique({ where: { id: target.id } }),
@@ -167,7 +115,7 @@ async function medicationDrift(prisma: PrismaClient, temporal: Client, target: R
   scheduleDrift.inc({ kind: 'medication' });
   Context.current().log.warn('Medication row drifted from its workflow; repairing from the workflow', {
     medicationId: target.id,
-    workflowId: target.workflowId,
+    workflowId,
     differences: again.diff.join(', '),
   });
   try {
@@ -194,7 +142,8 @@ async function medicationDrift(prisma: PrismaClient, temporal: Client, target: R
 
 export function medicationReconciler(
   prisma: PrismaClient,
-  taskQueue: string,
+  /** The start helper, workflows/medication-start.ts, with this worker's queue and arm lead. */
+  start: (m: Medication) => WorkflowStart,
   opts: { startingGraceMs?: number } = {},
 ): Reconciler {
   const graceMs = opts.startingGraceMs ?? STARTING_GRACE_MS;
@@ -207,7 +156,7 @@ export function medicationReconciler(
         orderBy: { id: 'asc' },
         take,
       });
-      return medications.map((m) => medicationWorkflowStart(m, taskQueue));
+      return medications.map(start);
     },
 
     repairDrift: (temporal, target) => medicationDrift(prisma, temporal, target),
@@ -406,27 +355,23 @@ export function createMaintenanceActivities(deps: MaintenanceDeps) {
         Context.current().heartbeat(target.id);
         let running = false;
         try {
-          const description = await temporal.workflow.getHandle(target.workflowId).describe();
+          const description = await temporal.workflow.getHandle(target.options.workflowId).describe();
           running = description.status.name === 'RUNNING';
         } catch (err) {
           if (!(err instanceof WorkflowNotFoundError)) throw err;
         }
         if (running) {
           if (reconciler.repairDrift && (await reconciler.repairDrift(temporal, target))) {
-            drifted.push(target.workflowId);
+            drifted.push(target.options.workflowId);
           }
           continue;
         }
         try {
           await temporal.workflow.start(target.workflowType, {
-            workflowId: target.workflowId,
-            taskQueue: target.taskQueue,
-            args: target.args,
+            ...target.options,
             // A closed run may be replaced; a running one (started meanwhile) is left alone.
             workflowIdReusePolicy: WorkflowIdReusePolicy.ALLOW_DUPLICATE,
             workflowIdConflictPolicy: WorkflowIdConflictPolicy.FAIL,
-            ...(target.typedSearchAttributes ? { typedSearchAttributes: target.typedSearchAttributes } : {}),
-            ...(target.staticSummary ? { staticSummary: target.staticSummary } : {}),
           });
         } catch (err) {
           if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw err;
@@ -434,10 +379,10 @@ export function createMaintenanceActivities(deps: MaintenanceDeps) {
         }
         if (reconciler.stillActive && !(await reconciler.stillActive(target.id))) {
           // Deleted while we started it: the deletion's cancel may have come before our start.
-          await cancelIfPresent(temporal, target.workflowId);
+          await cancelIfPresent(temporal, target.options.workflowId);
           continue;
         }
-        restarted.push(target.workflowId);
+        restarted.push(target.options.workflowId);
       }
       return {
         checked: targets.length,

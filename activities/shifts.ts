@@ -6,32 +6,11 @@
 import type { PrismaClient, Shift } from '../shared/db.ts';
 import { shiftReminderDedupeKey, shiftUnassignedDedupeKey } from '../shared/ids.ts';
 import { shiftReminderText, shiftUnassignedText } from '../shared/messages.ts';
-import { CareCircleId } from '../shared/search-attributes.ts';
-import { TASK_QUEUES } from '../shared/task-queues.ts';
-import type { Reconciler, ReconcileTarget } from './maintenance.ts';
+import { shiftSnapshot, type ShiftSnapshot } from '../shared/snapshots.ts';
+import type { WorkflowStart } from '../shared/workflow-start.ts';
+import type { Reconciler } from './maintenance.ts';
 import { lockedVersion } from './appointments.ts';
 import { reachableChannels, reachableMemberSelect, writeNotifications, type PlannedMessage } from './recipients.ts';
-
-export interface ShiftSnapshot {
-  version: number;
-  /** ISO instants. */
-  startsAt: string;
-  endsAt: string;
-  assigneeId: string | null;
-  reminderLeadMinutes: number;
-  unassignedAlertMinutes: number;
-}
-
-export function shiftSnapshot(row: Shift): ShiftSnapshot {
-  return {
-    version: row.version,
-    startsAt: row.startsAt.toISOString(),
-    endsAt: row.endsAt.toISOString(),
-    assigneeId: row.assigneeId,
-    reminderLeadMinutes: row.reminderLeadMinutes,
-    unassignedAlertMinutes: row.unassignedAlertMinutes,
-  };
-}
 
 export type ShiftPlan =
   | { status: 'skipped'; reason: 'shift_deleted' | 'shift_cancelled' | 'shift_completed' }
@@ -128,20 +107,12 @@ export function createShiftActivities(prisma: PrismaClient) {
   };
 }
 
-/** How the workflow of a shift is started: by the API, and again by the reconciliation. */
-export function shiftWorkflowStart(row: Shift): ReconcileTarget {
-  return {
-    id: row.id,
-    workflowId: row.workflowId,
-    workflowType: 'shiftReminderWorkflow',
-    taskQueue: TASK_QUEUES.shift,
-    args: [{ shiftId: row.id, snapshot: shiftSnapshot(row) }],
-    typedSearchAttributes: [{ key: CareCircleId, value: row.careCircleId }],
-  };
-}
-
 /** Shifts not over yet whose workflow must be running (for the reconciliation job). */
-export function shiftReconciler(prisma: PrismaClient): Reconciler {
+export function shiftReconciler(
+  prisma: PrismaClient,
+  /** The start helper, workflows/shift-start.ts. */
+  start: (row: Shift) => WorkflowStart,
+): Reconciler {
   return {
     async listActive(cursor, take) {
       const rows = await prisma.shift.findMany({
@@ -149,7 +120,7 @@ export function shiftReconciler(prisma: PrismaClient): Reconciler {
         orderBy: { id: 'asc' },
         take,
       });
-      return rows.map(shiftWorkflowStart);
+      return rows.map(start);
     },
   };
 }

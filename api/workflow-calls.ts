@@ -7,34 +7,20 @@ import {
   WorkflowNotFoundError,
   WorkflowUpdateFailedError,
   type Client,
-  type WorkflowStartOptions,
+  type Workflow,
 } from '@temporalio/client';
-import type { Priority, UpdateDefinition } from '@temporalio/common';
+import type { UpdateDefinition } from '@temporalio/common';
+import type { WorkflowStart } from '../shared/workflow-start.ts';
 import { ProblemError, unavailable } from './problem.ts';
 
 /** How long the API waits for a workflow to take a change before it gives up (and rolls back). */
 export const UPDATE_TIMEOUT_MS = 10_000;
 
-export interface WorkflowStart {
-  workflowId: string;
-  workflowType: string;
-  taskQueue: string;
-  args: unknown[];
-  typedSearchAttributes?: WorkflowStartOptions['typedSearchAttributes'];
-  staticSummary?: string;
-  priority?: Priority;
-}
-
 /** Starts a record's workflow; a record never gets a second one (REJECT_DUPLICATE). */
-export async function startWorkflow(temporal: Client, start: WorkflowStart): Promise<void> {
+export async function startWorkflow<W extends Workflow>(temporal: Client, start: WorkflowStart<W>): Promise<void> {
   await temporal.workflow.start(start.workflowType, {
-    workflowId: start.workflowId,
-    taskQueue: start.taskQueue,
-    args: start.args,
+    ...start.options,
     workflowIdReusePolicy: WorkflowIdReusePolicy.REJECT_DUPLICATE,
-    ...(start.typedSearchAttributes ? { typedSearchAttributes: start.typedSearchAttributes } : {}),
-    ...(start.staticSummary ? { staticSummary: start.staticSummary } : {}),
-    ...(start.priority ? { priority: start.priority } : {}),
   });
 }
 

@@ -20,7 +20,7 @@
  */
 import { Client } from '@temporalio/client';
 import { bundleWorkflowCode, Worker, type WorkerOptions } from '@temporalio/worker';
-import { createActivities, medicationReconciler } from '../activities/index.ts';
+import { createActivities } from '../activities/index.ts';
 import { CircuitBreakingPushSender } from '../providers/circuit-breaker.ts';
 import { FcmPushSender } from '../providers/fcm-push.ts';
 import { createProviders } from '../providers/index.ts';
@@ -30,6 +30,7 @@ import { taskQueueSettings } from '../shared/task-queues.ts';
 import { createFcmStub } from '../test/fakes/fcm-stub.ts';
 import { buildWorker, buildWorkers, selectedWorkloads } from '../workers/build.ts';
 import { workerInterceptors } from '../workers/observability.ts';
+import { medicationReconcilerOf } from '../workers/reconcilers.ts';
 import { runWorkerProcess } from '../workers/process.ts';
 import { bareWorkflowsPath, createBareActivities } from './bare.ts';
 
@@ -104,7 +105,7 @@ await runWorkerProcess({
         prisma,
         ...providers,
         temporal,
-        reconcilers: { medication: medicationReconciler(prisma, cfg.MEDICATION_TASK_QUEUE) },
+        reconcilers: { medication: medicationReconcilerOf(prisma, cfg) },
       }),
       shutdownGraceTime: shutdownGraceMs,
       interceptors: workerInterceptors(),

@@ -6,7 +6,8 @@
  */
 import { WorkflowUpdateFailedError } from '@temporalio/client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { appointmentSnapshot, appointmentWorkflowStart } from '../activities/appointments.ts';
+import { appointmentSnapshot } from '../shared/snapshots.ts';
+import { appointmentWorkflowStart } from '../workflows/appointment-start.ts';
 import type { Appointment } from '../shared/db.ts';
 import {
   appointmentChangedUpdate,
@@ -51,9 +52,9 @@ async function setup(startsInMs: number) {
 async function start(appointment: Appointment) {
   const target = appointmentWorkflowStart(appointment);
   return care.env.client.workflow.start('appointmentReminderWorkflow', {
-    workflowId: target.workflowId,
-    taskQueue: target.taskQueue,
-    args: target.args,
+    workflowId: target.options.workflowId,
+    taskQueue: target.options.taskQueue,
+    args: target.options.args,
   });
 }
 

@@ -27,10 +27,10 @@ import { bundleWorkflowCode, type Worker, type WorkerOptions } from '@temporalio
 import { DateTime } from 'luxon';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createActivities, type Activities } from '../activities/index.ts';
-import { medicationWorkflowStart } from '../activities/maintenance.ts';
 import { WORKER_DRAINING } from '../activities/dose-sends.ts';
 import { createApp } from '../api/app.ts';
 import { startWorkflow } from '../api/workflow-calls.ts';
+import { medicationWorkflowStart } from '../workflows/medication-start.ts';
 import { OutboxEmailSender, OutboxPushSender } from '../providers/dev-outbox.ts';
 import { DeliveryError, type EmailMessage, type EmailSender } from '../providers/types.ts';
 import { projectRoot } from '../shared/config.ts';

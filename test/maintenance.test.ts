@@ -9,8 +9,10 @@ import { WorkflowIdReusePolicy } from '@temporalio/client';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import type { Worker } from '@temporalio/worker';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createActivities, medicationReconciler } from '../activities/index.ts';
-import { medicationWorkflowStart } from '../activities/maintenance.ts';
+import { createActivities } from '../activities/index.ts';
+import { config } from '../shared/config.ts';
+import { medicationReconcilerOf } from '../workers/reconcilers.ts';
+import { medicationWorkflowStart } from '../workflows/medication-start.ts';
 import { scheduleDrift } from '../shared/metrics.ts';
 import { OutboxEmailSender, OutboxPushSender } from '../providers/dev-outbox.ts';
 import { loadConfig } from '../shared/config.ts';
@@ -36,7 +38,9 @@ beforeAll(async () => {
     push: new OutboxPushSender(db.prisma),
     email: new OutboxEmailSender(db.prisma),
     temporal: env.client,
-    reconcilers: { medication: medicationReconciler(db.prisma, PARKED_QUEUE) },
+    reconcilers: {
+      medication: medicationReconcilerOf(db.prisma, { ...config(), MEDICATION_TASK_QUEUE: PARKED_QUEUE }),
+    },
   });
   workers = await buildWorkers({
     connection: env.nativeConnection,
@@ -150,12 +154,8 @@ describe('drift between a schedule and its row', () => {
     });
     await worker.runUntil(async () => {
       const { medication } = await seedPatientWithMedication(db.prisma);
-      const start = medicationWorkflowStart(medication, queue);
-      const handle = await env.client.workflow.start('medicationReminderWorkflow', {
-        taskQueue: queue,
-        workflowId: start.workflowId,
-        args: start.args,
-      });
+      const start = medicationWorkflowStart(medication, queue, config().DOSE_ARM_LEAD_SECONDS);
+      const handle = await env.client.workflow.start('medicationReminderWorkflow', start.options);
       const written = async () => db.prisma.medication.findUniqueOrThrow({ where: { id: medication.id } });
       await expect.poll(async () => (await written()).stateRevision, { timeout: 20_000 }).toBeGreaterThan(0);
       const before = await written();
@@ -169,7 +169,7 @@ describe('drift between a schedule and its row', () => {
         'reconcileWorkflowsWorkflow',
         { taskQueue: TASK_QUEUES.maintenance, workflowId: `reconcile-drift-${Math.random()}`, args: [{}] },
       );
-      expect(result.drifted).toEqual([start.workflowId]);
+      expect(result.drifted).toEqual([start.options.workflowId]);
       const repaired = await written();
       expect(repaired).toMatchObject({ status: 'active', nextDoseAt: before.nextDoseAt });
       expect(repaired.stateRevision).toBeGreaterThan(before.stateRevision);

@@ -11,14 +11,17 @@ import type { Client } from '@temporalio/client';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { createMaintenanceActivities, medicationReconciler, type Reconciler } from '../activities/maintenance.ts';
+import { createMaintenanceActivities, type Reconciler } from '../activities/maintenance.ts';
 import { createApp } from '../api/app.ts';
+import { config } from '../shared/config.ts';
+import { medicationReconcilerOf } from '../workers/reconcilers.ts';
 import { asUser, testTokens, type UserClient } from './helpers/api-auth.ts';
 import { createTestDatabase, type TestDatabase } from './helpers/database.ts';
 import { createTimeSkippingEnv } from './helpers/temporal-env.ts';
 
 /** No worker polls it: workflows started here stay Running and untouched. */
 const PARKED = 'parked-medications';
+const parked = () => ({ ...config(), MEDICATION_TASK_QUEUE: PARKED });
 
 let env: TestWorkflowEnvironment;
 let db: TestDatabase;
@@ -114,7 +117,7 @@ async function workflowExists(workflowId: string): Promise<boolean> {
 }
 
 /** One reconciliation of medications, as the maintenance worker runs it. */
-async function reconcile(reconciler: Reconciler = medicationReconciler(db.prisma, PARKED, { startingGraceMs: 0 })) {
+async function reconcile(reconciler: Reconciler = medicationReconcilerOf(db.prisma, parked(), { startingGraceMs: 0 })) {
   const activities = createMaintenanceActivities({
     prisma: db.prisma,
     temporal: env.client,
@@ -190,7 +193,7 @@ describe('a create whose start timed out', () => {
     expect((await alice.get(`/v1/medications/${row.id}`)).status).toBe(404);
 
     // A start still in flight could land after the API gave up: the row waits out the grace.
-    expect((await reconcile(medicationReconciler(db.prisma, PARKED))).settled).not.toContain(lastStarted);
+    expect((await reconcile(medicationReconcilerOf(db.prisma, parked()))).settled).not.toContain(lastStarted);
     expect((await reconcile()).settled).toContain(lastStarted);
     expect(await db.prisma.medication.findUnique({ where: { id: row.id } })).toBeNull();
   });
@@ -212,7 +215,7 @@ describe('a create whose start timed out', () => {
     expect(list.items.length).toBeGreaterThan(0);
 
     // Within the grace a create may take, the reconciliation leaves it to the API.
-    const early = await reconcile(medicationReconciler(db.prisma, PARKED));
+    const early = await reconcile(medicationReconcilerOf(db.prisma, parked()));
     expect(early.settled).not.toContain(row.workflowId);
 
     const result = await reconcile();
@@ -236,7 +239,7 @@ describe('a create whose start timed out', () => {
     await db.prisma.medication.update({ where: { id }, data: { workflowSync: 'starting' } });
 
     // Not restarted while it may still be starting.
-    const early = await reconcile(medicationReconciler(db.prisma, PARKED));
+    const early = await reconcile(medicationReconcilerOf(db.prisma, parked()));
     expect(early.restarted).not.toContain(never.workflowId);
     expect(await workflowExists(never.workflowId)).toBe(false);
 
@@ -261,7 +264,7 @@ describe('the reconciliation racing a DELETE', () => {
         workflowId: `medication:race-${randomUUID()}`,
       },
     });
-    const base = medicationReconciler(db.prisma, PARKED, { startingGraceMs: 0 });
+    const base = medicationReconcilerOf(db.prisma, parked(), { startingGraceMs: 0 });
     // The DELETE lands after the reconciliation listed the row and before it starts the workflow;
     // its cancel finds nothing to stop yet.
     const racing: Reconciler = {

@@ -5,7 +5,8 @@
  * the shift completed at its end.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { shiftSnapshot, shiftWorkflowStart } from '../activities/shifts.ts';
+import { shiftSnapshot } from '../shared/snapshots.ts';
+import { shiftWorkflowStart } from '../workflows/shift-start.ts';
 import { shiftChangedUpdate, shiftStatusQuery, type ShiftReminderStatus } from '../workflows/shift-messages.ts';
 import { createCareEnv, type CareEnv } from './helpers/care-env.ts';
 import { seedCircle, seedShift, waitFor } from './helpers/care-seed.ts';
@@ -68,9 +69,9 @@ describe('shiftReminderWorkflow', () => {
     await care.run(async () => {
       const target = shiftWorkflowStart(shift);
       const handle = await care.env.client.workflow.start('shiftReminderWorkflow', {
-        workflowId: target.workflowId,
-        taskQueue: target.taskQueue,
-        args: target.args,
+        workflowId: target.options.workflowId,
+        taskQueue: target.options.taskQueue,
+        args: target.options.args,
       });
       const status = () => handle.query(shiftStatusQuery);
       await waitFor('the first timer', async () => ((await status()).next ? true : undefined));

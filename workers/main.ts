@@ -8,12 +8,13 @@
 // First: tracing starts before the modules it instruments load.
 import { tracing } from './start-tracing.ts';
 import { Client } from '@temporalio/client';
-import { appointmentReconciler, createActivities, medicationReconciler, shiftReconciler } from '../activities/index.ts';
+import { createActivities } from '../activities/index.ts';
 import { createProviders } from '../providers/index.ts';
 import { config, requireDatabaseUrl } from '../shared/config.ts';
 import { createPrisma } from '../shared/db.ts';
 import { taskQueueSettings } from '../shared/task-queues.ts';
 import { buildWorkers, prebuiltWorkflowBundle, selectedWorkloads } from './build.ts';
+import { reconcilers } from './reconcilers.ts';
 import { ensureSchedules } from './schedules.ts';
 import { workerInterceptors } from './observability.ts';
 import { runWorkerProcess } from './process.ts';
@@ -46,11 +47,7 @@ await runWorkerProcess({
         temporal,
         // Stopping hands armed doses that wait for their instant to another worker at once.
         draining,
-        reconcilers: {
-          medication: medicationReconciler(prisma, cfg.MEDICATION_TASK_QUEUE),
-          appointment: appointmentReconciler(prisma),
-          shift: shiftReconciler(prisma),
-        },
+        reconcilers: reconcilers(prisma, cfg),
       }),
       shutdownGraceTime: shutdownGraceMs,
       interceptors: withTracing(workerInterceptors()),

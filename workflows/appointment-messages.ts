@@ -1,8 +1,8 @@
 /** The appointment workflow's query and update, apart from its code so the API can import them. */
 import { defineQuery, defineUpdate } from '@temporalio/workflow';
-import type { AppointmentSnapshot } from '../activities/appointments.ts';
+import type { AppointmentSnapshot } from '../shared/snapshots.ts';
 
-export type { AppointmentSnapshot } from '../activities/appointments.ts';
+export type { AppointmentSnapshot } from '../shared/snapshots.ts';
 
 export interface AppointmentReminderRecord {
   offsetMinutes: number;

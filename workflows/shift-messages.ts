@@ -1,8 +1,8 @@
 /** The shift workflow's query and update, apart from its code so the API can import them. */
 import { defineQuery, defineUpdate } from '@temporalio/workflow';
-import type { ShiftSnapshot } from '../activities/shifts.ts';
+import type { ShiftSnapshot } from '../shared/snapshots.ts';
 
-export type { ShiftSnapshot } from '../activities/shifts.ts';
+export type { ShiftSnapshot } from '../shared/snapshots.ts';
 
 export interface ShiftReminderStatus {
   state: 'waiting' | 'in_progress' | 'completed' | 'cancelled';

@@ -8,11 +8,12 @@ import { randomUUID } from 'node:crypto';
 import { createRoute, z } from '@hono/zod-openapi';
 import { WorkflowNotFoundError } from '@temporalio/client';
 import type { Context } from 'hono';
-import { appointmentSnapshot, appointmentWorkflowStart } from '../../activities/appointments.ts';
 import { config } from '../../shared/config.ts';
 import type { Appointment, Member, PrismaClient } from '../../shared/db.ts';
 import { appointmentWorkflowId } from '../../shared/ids.ts';
+import { appointmentSnapshot } from '../../shared/snapshots.ts';
 import { appointmentChangedUpdate, type AppointmentReminderStatus } from '../../workflows/appointment-messages.ts';
+import { appointmentWorkflowStart } from '../../workflows/appointment-start.ts';
 import { authorize } from '../access.ts';
 import type { ApiDeps } from '../deps.ts';
 import {

@@ -11,6 +11,7 @@ import { config } from '../../shared/config.ts';
 import { circleNotificationWorkflowId } from '../../shared/ids.ts';
 import { CareCircleId } from '../../shared/search-attributes.ts';
 import { PRIORITY, TASK_QUEUES } from '../../shared/task-queues.ts';
+import type { circleNotificationWorkflow } from '../../workflows/circle-notification.ts';
 import type { CircleNotificationProgress, RecipientProgress } from '../../workflows/circle-notification-messages.ts';
 import { authorize, membershipOf } from '../access.ts';
 import type { ApiDeps } from '../deps.ts';
@@ -181,20 +182,23 @@ export function circleNotificationRoutes({ prisma, temporal }: ApiDeps): Router 
       data: { id, careCircleId, title: body.title, body: body.body, urgent, workflowId },
     });
     try {
-      await startWorkflow(temporal, {
-        workflowId,
+      await startWorkflow<typeof circleNotificationWorkflow>(temporal, {
+        id,
         workflowType: 'circleNotificationWorkflow',
-        taskQueue: CIRCLE_NOTIFICATION_TASK_QUEUE,
-        args: [
-          {
-            notificationId: id,
-            urgent,
-            batchSize: cfg.CIRCLE_NOTIFICATION_BATCH_SIZE,
-            concurrency: cfg.CIRCLE_NOTIFICATION_CONCURRENCY,
-          },
-        ],
-        typedSearchAttributes: [{ key: CareCircleId, value: careCircleId }],
-        priority: { priorityKey: urgent ? PRIORITY.urgent : PRIORITY.low },
+        options: {
+          workflowId,
+          taskQueue: CIRCLE_NOTIFICATION_TASK_QUEUE,
+          args: [
+            {
+              notificationId: id,
+              urgent,
+              batchSize: cfg.CIRCLE_NOTIFICATION_BATCH_SIZE,
+              concurrency: cfg.CIRCLE_NOTIFICATION_CONCURRENCY,
+            },
+          ],
+          typedSearchAttributes: [{ key: CareCircleId, value: careCircleId }],
+          priority: { priorityKey: urgent ? PRIORITY.urgent : PRIORITY.low },
+        },
       });
     } catch (err) {
       await prisma.circleNotification.delete({ where: { id } });

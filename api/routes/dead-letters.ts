@@ -14,8 +14,8 @@
  */
 import { createRoute, z } from '@hono/zod-openapi';
 import type { DeadLetter } from '../../shared/db.ts';
-import { staleDoseReminder } from '../../activities/dead-letters.ts';
 import { documentIdOfDeadLetter } from '../../shared/ids.ts';
+import { staleDoseReminder } from '../../shared/stale-dose-reminders.ts';
 import { TASK_QUEUES } from '../../shared/task-queues.ts';
 import { requireOperator } from '../auth.ts';
 import type { ApiDeps } from '../deps.ts';

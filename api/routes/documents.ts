@@ -26,6 +26,7 @@ import type { Document } from '../../shared/db.ts';
 import { documentWorkflowId } from '../../shared/ids.ts';
 import { CareCircleId } from '../../shared/search-attributes.ts';
 import { PRIORITY, TASK_QUEUES } from '../../shared/task-queues.ts';
+import type { documentUploadWorkflow } from '../../workflows/document-upload.ts';
 import { authorize } from '../access.ts';
 import { idempotency } from '../idempotency.ts';
 import type { ApiDeps } from '../deps.ts';
@@ -254,13 +255,16 @@ export function documentRoutes({ prisma, temporal, documentStore }: ApiDeps): Ro
       },
     });
     try {
-      await startWorkflow(temporal, {
-        workflowId,
+      await startWorkflow<typeof documentUploadWorkflow>(temporal, {
+        id,
         workflowType: 'documentUploadWorkflow',
-        taskQueue: TASK_QUEUES.documents,
-        args: [{ documentId: id }],
-        typedSearchAttributes: [{ key: CareCircleId, value: careCircleId }],
-        priority: { priorityKey: PRIORITY.low },
+        options: {
+          workflowId,
+          taskQueue: TASK_QUEUES.documents,
+          args: [{ documentId: id }],
+          typedSearchAttributes: [{ key: CareCircleId, value: careCircleId }],
+          priority: { priorityKey: PRIORITY.low },
+        },
       });
     } catch (err) {
       await prisma.document.delete({ where: { id } });

@@ -8,6 +8,7 @@ import { createRoute, z } from '@hono/zod-openapi';
 import { WorkflowNotFoundError, WorkflowUpdateFailedError, type WorkflowHandle } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
 import type { ContentfulStatusCode } from 'hono/utils/http-status';
+import { config } from '../../shared/config.ts';
 import type { Medication, Prisma, PrismaClient } from '../../shared/db.ts';
 import { medicationWorkflowId } from '../../shared/ids.ts';
 import { dayStart } from '../../shared/local-days.ts';
@@ -27,8 +28,8 @@ import {
   type OpenDoseView,
   type UpdateRejection,
 } from '../../workflows/medication-messages.ts';
+import { medicationWorkflowStart } from '../../workflows/medication-start.ts';
 import { authorize } from '../access.ts';
-import { medicationWorkflowStart } from '../../activities/maintenance.ts';
 import type { ApiDeps } from '../deps.ts';
 import {
   acknowledgeDoseBody,
@@ -488,7 +489,7 @@ export function medicationRoutes({ prisma, temporal, taskQueue }: ApiDeps): Rout
       },
     });
     try {
-      await startWorkflow(temporal, medicationWorkflowStart(medication, taskQueue));
+      await startWorkflow(temporal, medicationWorkflowStart(medication, taskQueue, config().DOSE_ARM_LEAD_SECONDS));
     } catch (err) {
       await abandonCreate(medication);
       throw unavailable('Could not start the reminder workflow; nothing was created, retry shortly', err);

@@ -8,11 +8,12 @@ import { randomUUID } from 'node:crypto';
 import { createRoute, z } from '@hono/zod-openapi';
 import { WorkflowNotFoundError } from '@temporalio/client';
 import type { Context } from 'hono';
-import { shiftSnapshot, shiftWorkflowStart } from '../../activities/shifts.ts';
 import { config } from '../../shared/config.ts';
 import type { PrismaClient, Shift } from '../../shared/db.ts';
 import { shiftWorkflowId } from '../../shared/ids.ts';
+import { shiftSnapshot } from '../../shared/snapshots.ts';
 import { shiftChangedUpdate, type ShiftReminderStatus } from '../../workflows/shift-messages.ts';
+import { shiftWorkflowStart } from '../../workflows/shift-start.ts';
 import { authorize } from '../access.ts';
 import type { ApiDeps } from '../deps.ts';
 import {

@@ -9,8 +9,8 @@ import { randomUUID } from 'node:crypto';
 import fs from 'node:fs';
 import type { Client } from '@temporalio/client';
 import autocannon from 'autocannon';
-import { medicationWorkflowStart } from '../../activities/maintenance.ts';
 import { startWorkflow } from '../../api/workflow-calls.ts';
+import { config } from '../../shared/config.ts';
 import type { PrismaClient } from '../../shared/db.ts';
 import { medicationWorkflowId } from '../../shared/ids.ts';
 import type { MedicationSchedule } from '../../shared/schedule.ts';
@@ -29,6 +29,7 @@ import {
 } from '../lib/env.ts';
 import { seedPatients, type SeededPatient } from '../lib/seed.ts';
 import { mapLimit, round } from '../lib/stats.ts';
+import { medicationWorkflowStart } from '../../workflows/medication-start.ts';
 
 export const SEED_API_REFERENCE_MS = 160;
 
@@ -226,6 +227,7 @@ async function bareStartThroughput(
           status: 'active',
         },
         TASK_QUEUES.medication,
+        config().DOSE_ARM_LEAD_SECONDS,
       ),
     ),
   );

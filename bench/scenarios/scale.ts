@@ -13,8 +13,8 @@ import { randomUUID } from 'node:crypto';
 import fs from 'node:fs';
 import { setTimeout as delay } from 'node:timers/promises';
 import { DateTime } from 'luxon';
-import { medicationWorkflowStart } from '../../activities/maintenance.ts';
 import { startWorkflow } from '../../api/workflow-calls.ts';
+import { config } from '../../shared/config.ts';
 import { medicationWorkflowId } from '../../shared/ids.ts';
 import type { MedicationSchedule } from '../../shared/schedule.ts';
 import { TASK_QUEUES } from '../../shared/task-queues.ts';
@@ -30,6 +30,7 @@ import {
 } from '../lib/env.ts';
 import { seedPatients } from '../lib/seed.ts';
 import { mapLimit, mib, round, waitUntil } from '../lib/stats.ts';
+import { medicationWorkflowStart } from '../../workflows/medication-start.ts';
 
 export interface ScaleStep {
   sleeping: number;
@@ -185,6 +186,7 @@ export async function runScale(opts: ScaleOptions): Promise<ScaleResult> {
                 status: 'active',
               },
               TASK_QUEUES.medication,
+              config().DOSE_ARM_LEAD_SECONDS,
             ),
           ),
         );
