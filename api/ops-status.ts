@@ -20,7 +20,7 @@ import {
   type CircuitStateName,
 } from '../shared/metrics.ts';
 import { taskQueueSettings } from '../shared/task-queues.ts';
-import type { WorkerStatus } from '../workers/process.ts';
+import type { WorkerStatus } from '../shared/worker-status.ts';
 
 const RPC_TIMEOUT_MS = 2_000;
 const WORKER_TIMEOUT_MS = 1_500;
@@ -93,7 +93,7 @@ export const NotificationRatesSchema = z
 
 const circuitState = z.enum(CIRCUIT_STATES);
 
-/** What a worker's /status says (workers/process.ts). */
+/** What a worker's /status says (shared/worker-status.ts). */
 export const WorkerStatusSchema = z
   .object({
     status: z.enum(['ok', 'failed']),

@@ -31,7 +31,7 @@ import { createFcmStub } from '../test/fakes/fcm-stub.ts';
 import { buildWorker, buildWorkers, selectedWorkloads } from '../workers/build.ts';
 import { workerInterceptors } from '../workers/observability.ts';
 import { medicationReconcilerOf } from '../workers/reconcilers.ts';
-import { runWorkerProcess } from '../workers/process.ts';
+import { runWorkerProcess } from '../workers/lifecycle.ts';
 import { bareWorkflowsPath, createBareActivities } from './bare.ts';
 
 const cfg = config();

@@ -5,7 +5,7 @@
  * are listed in docs/operations.md, and ops/alerts.rules.yml alerts on them.
  *
  * Temporal's own SDK metrics (temporal_*) come from the SDK's Prometheus exporter and are merged
- * into the worker's /metrics (workers/process.ts); they are not in this registry.
+ * into the worker's /metrics (workers/endpoint.ts); they are not in this registry.
  */
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 

@@ -19,7 +19,7 @@ import { createRouter, type Router } from '../api/openapi.ts';
 import { metricsRoutes } from '../api/routes/metrics.ts';
 import { opsRoutes } from '../api/routes/ops.ts';
 import { circuitStates, setCircuitState } from '../shared/metrics.ts';
-import { startWorkerEndpoint, type WorkerEndpoint, type WorkerStatus } from '../workers/process.ts';
+import { startWorkerEndpoint, type WorkerEndpoint, type WorkerStatus } from '../workers/endpoint.ts';
 import { workerInterceptors } from '../workers/observability.ts';
 import { createOpsTestActivities } from './fixtures/ops-activities.ts';
 import { asUser, testTokens, type UserClient } from './helpers/api-auth.ts';
@@ -38,7 +38,7 @@ let fakeWorker: WorkerEndpoint;
 beforeAll(async () => {
   [env, db] = await Promise.all([createLocalEnv(), createTestDatabase()]);
   deps = { prisma: db.prisma, temporal: env.client, taskQueue: TASK_QUEUE, devOutbox: true, tokens: testTokens() };
-  // A worker's status endpoint as workers/process.ts serves it, reporting this process's breakers.
+  // A worker's status endpoint as workers/endpoint.ts serves it, reporting this process's breakers.
   fakeWorker = await startWorkerEndpoint({
     host: '127.0.0.1',
     port: 0,

@@ -3,7 +3,7 @@
  * workers/build.ts), polling until SIGINT/SIGTERM; then it hands armed doses that wait for their
  * instant to another worker at once, stops polling, lets other in-flight activities finish for
  * WORKER_SHUTDOWN_GRACE (past it they are cancelled and retried elsewhere) and exits 0.
- * Metrics, health and readiness on WORKER_METRICS_PORT; the process lifecycle is workers/process.ts.
+ * Metrics, health and readiness on WORKER_METRICS_PORT; the process lifecycle is workers/lifecycle.ts.
  */
 // First: tracing starts before the modules it instruments load.
 import { tracing } from './start-tracing.ts';
@@ -17,7 +17,7 @@ import { buildWorkers, prebuiltWorkflowBundle, selectedWorkloads } from './build
 import { reconcilers } from './reconcilers.ts';
 import { ensureSchedules } from './schedules.ts';
 import { workerInterceptors } from './observability.ts';
-import { runWorkerProcess } from './process.ts';
+import { runWorkerProcess } from './lifecycle.ts';
 import { tracingSinks, withTracing } from './tracing.ts';
 import { tracingClientInterceptors } from '../shared/tracing.ts';
 

@@ -205,7 +205,7 @@ function coreLogLevel(level: Config['LOG_LEVEL']): LogLevel {
 /**
  * Installs the process-wide Temporal Runtime: every log line through `logger`, SDK metrics on a
  * Prometheus endpoint at `prometheusAddress` (host:port), durations in seconds. Signals are left to
- * the caller (workers/process.ts), which also flips readiness and stops the HTTP endpoint.
+ * the caller (workers/lifecycle.ts), which also flips readiness and stops the HTTP endpoint.
  */
 export function installTemporalRuntime(opts: {
   logger: Logger;
