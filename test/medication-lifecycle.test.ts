@@ -51,9 +51,17 @@ type Handle = WorkflowHandle<typeof medicationReminderWorkflow>;
 async function withSchedule(
   schedule: (now: DateTime) => MedicationSchedule,
   body: (ctx: { handle: Handle; recorded: Recorded; now: DateTime }) => Promise<void>,
-  opts: { escalationWindowMinutes?: number; refillAfterTaken?: number; record?: string } = {},
+  opts: {
+    escalationWindowMinutes?: number;
+    refillAfterTaken?: number;
+    record?: string;
+    /** Replaces some of the recording stand-ins (they get the originals to call through). */
+    override?: (activities: Activities, recorded: Recorded) => Partial<Activities>;
+  } = {},
 ): Promise<void> {
-  const { activities, recorded } = recordingActivities(opts);
+  const recording = recordingActivities(opts);
+  const { recorded } = recording;
+  const activities = { ...recording.activities, ...opts.override?.(recording.activities, recorded) };
   const taskQueue = `lifecycle-${++queue}`;
   const worker = await Worker.create({
     connection: env.nativeConnection,
@@ -94,6 +102,17 @@ function expectAtTimes(actual: number[], expected: number[]): void {
     expect(a - expected[i]!).toBeGreaterThanOrEqual(0);
     expect(a - expected[i]!).toBeLessThan(1_000);
   });
+}
+/**
+ * Holds an activity in flight (a reminder or repeat reminder still being delivered) until the test
+ * lets it go; `entered` resolves once the workflow is inside it.
+ */
+function gate() {
+  let enter!: () => void;
+  let release!: () => void;
+  const entered = new Promise<void>((r) => (enter = r));
+  const released = new Promise<void>((r) => (release = r));
+  return { entered, release, pass: () => (enter(), released) };
 }
 const rejection = <T>(p: Promise<T>) =>
   p.then(
@@ -354,6 +373,248 @@ describe('changing a running schedule', () => {
         expect(recorded.delivered).toContain('refill:caregiver:email');
       },
       { refillAfterTaken: 1 },
+    );
+  });
+});
+
+describe('races around a reminder in flight', () => {
+  it('a dose can be taken while its reminder is still being delivered, and nothing follows it', async () => {
+    const sending = gate();
+    await withSchedule(
+      (now) => ({ times: [soon(now)], timezone: 'UTC' }),
+      async ({ handle, recorded }) => {
+        const doseAt = (await handle.query(medicationStatusQuery)).nextDoseAt!;
+        // Just after the arm (60 s ahead), well within the send's 15-second heartbeat timeout.
+        await env.sleep(Date.parse(doseAt) - (await env.currentTimeMs()) - 55_000);
+        await sending.entered;
+        const ack = await handle.executeUpdate(acknowledgeDoseUpdate, {
+          args: [{ doseAt, action: 'taken', memberId: 'patient-1' }],
+        });
+        expect(ack).toEqual({ doseAt, status: 'taken', snoozedUntil: null, late: false });
+        sending.release();
+        await env.sleep('2 hours');
+        expect(recorded.followUps).toEqual([]);
+        expect(recorded.missed).toEqual([]);
+        expect(recorded.armed.map((a) => a.doseAt)).toEqual([doseAt]);
+      },
+      {
+        override: (a) => ({
+          remindDoseAtInstant: async (input) => {
+            await sending.pass();
+            return a.remindDoseAtInstant(input);
+          },
+        }),
+      },
+    );
+  });
+});
+
+describe('races around a reminder in flight (continued)', () => {
+  for (const [change, act] of [
+    ['a pause', (h: Handle) => h.executeUpdate(pauseUpdate)],
+    [
+      'an edit',
+      (h: Handle, now: DateTime) =>
+        h.executeUpdate(changeScheduleUpdate, { args: [{ schedule: { times: [soon(now, 120)], timezone: 'UTC' } }] }),
+    ],
+  ] as const) {
+    for (const step of ['remindDoseAtInstant', 'markDoseReminded'] as const) {
+      it(`${change} while a reminder is in flight (${step}) abandons that dose: no second reminder, no repeat reminder, no alert`, async () => {
+        const inFlight = gate();
+        let calls = 0;
+        await withSchedule(
+          (now) => ({ times: [soon(now)], timezone: 'UTC' }),
+          async ({ handle, recorded, now }) => {
+            const doseAt = (await handle.query(medicationStatusQuery)).nextDoseAt!;
+            await env.sleep(Date.parse(doseAt) - (await env.currentTimeMs()) - 55_000);
+            await inFlight.entered;
+            await act(handle, now);
+            inFlight.release();
+            if (change === 'a pause') {
+              await env.sleep('1 day');
+              await handle.executeUpdate(resumeUpdate);
+            }
+            await env.sleep('2 days');
+            // The abandoned dose: armed once, never again, and its window never ran.
+            expect(recorded.armed.filter((a) => a.doseAt === doseAt)).toHaveLength(1);
+            expect(recorded.followUps.filter((f) => f.doseAt === doseAt)).toEqual([]);
+            expect(recorded.missed.filter((m) => m.doseAt === doseAt)).toEqual([]);
+            const later = recorded.armed.map((a) => a.doseAt).filter((d) => d !== doseAt);
+            expect(later.length).toBeGreaterThanOrEqual(1);
+            expect(new Set(later).size).toBe(later.length);
+            if (change === 'an edit') expect(later.every((d) => d.slice(11, 16) === soon(now, 120))).toBe(true);
+            // Nothing written while paused shows an open dose.
+            const paused = recorded.projections.filter((p) => p.status === 'paused');
+            expect(paused.every((p) => (p.openDoses as unknown[]).length === 0)).toBe(true);
+          },
+          {
+            override: (a) => ({
+              [step]: async (input: never) => {
+                if (++calls === 1) await inFlight.pass();
+                return (a[step] as (i: never) => Promise<unknown>)(input);
+              },
+            }),
+          },
+        );
+      });
+    }
+  }
+
+  it('a snooze while the repeat reminder is being delivered earns its own repeat reminder', async () => {
+    const delivering = gate();
+    await withSchedule(
+      (now) => ({ times: [soon(now)], timezone: 'UTC' }),
+      async ({ handle, recorded }) => {
+        const doseAt = (await handle.query(medicationStatusQuery)).nextDoseAt!;
+        // The repeat reminder is due 15 minutes after the dose; it is held in flight 5 s later.
+        await env.sleep(Date.parse(doseAt) + minutes(15) + 5_000 - (await env.currentTimeMs()));
+        await delivering.entered;
+        const snoozed = await handle.executeUpdate(acknowledgeDoseUpdate, {
+          args: [{ doseAt, action: 'snoozed', snoozeMinutes: 20, memberId: 'patient-1' }],
+        });
+        delivering.release();
+        const until = Date.parse(snoozed.snoozedUntil!);
+        await env.sleep('2 hours');
+        expectAtTimes(
+          recorded.followUps.map((c) => c.at),
+          [Date.parse(doseAt) + minutes(15), until],
+        );
+        expectAtTimes(
+          recorded.missed.map((c) => c.at),
+          [until + minutes(15)],
+        );
+      },
+      {
+        override: (a) => ({
+          planDoseReminder: async (input) => {
+            if (input.stage === 'follow_up') await delivering.pass();
+            return a.planDoseReminder(input);
+          },
+        }),
+      },
+    );
+  });
+
+  it('a dose acknowledged in the instant its reminder goes out: taken closes it quietly, snoozed reminds again', async () => {
+    for (const action of ['taken', 'snoozed'] as const) {
+      await withSchedule(
+        (now) => ({ times: [soon(now)], timezone: 'UTC' }),
+        async ({ handle, recorded }) => {
+          const doseAt = (await handle.query(medicationStatusQuery)).nextDoseAt!;
+          await env.sleep(Date.parse(doseAt) - (await env.currentTimeMs()));
+          expect(recorded.reminders.map((r) => r.doseAt)).toEqual([doseAt]);
+          const ack = await handle.executeUpdate(acknowledgeDoseUpdate, {
+            args: [{ doseAt, action, memberId: 'patient-1', ...(action === 'snoozed' ? { snoozeMinutes: 5 } : {}) }],
+          });
+          expect(ack).toMatchObject({ doseAt, status: action, late: false });
+          await env.sleep('2 hours');
+          if (action === 'taken') {
+            expect(recorded.followUps).toEqual([]);
+            expect(recorded.missed).toEqual([]);
+          } else {
+            const until = Date.parse(ack.snoozedUntil!);
+            expectAtTimes(
+              recorded.followUps.map((c) => c.at),
+              [until],
+            );
+            expectAtTimes(
+              recorded.missed.map((c) => c.at),
+              [until + minutes(15)],
+            );
+          }
+        },
+      );
+    }
+  });
+
+  it('a reminder that went out late gets its repeat reminder and caregiver alert counted from when it went out', async () => {
+    await withSchedule(
+      (now) => ({ times: [soon(now)], timezone: 'UTC' }),
+      async ({ recorded }) => {
+        await env.sleep('3 hours');
+        const doseAt = Date.parse(recorded.armed[0]!.doseAt);
+        const sentAt = doseAt + minutes(20);
+        expectAtTimes(
+          recorded.followUps.map((c) => c.at),
+          [sentAt + minutes(15)],
+        );
+        expectAtTimes(
+          recorded.missed.map((c) => c.at),
+          [sentAt + minutes(30)],
+        );
+      },
+      {
+        override: (a) => ({
+          // The providers took the reminder 20 minutes after the dose (a Retry-After, a backlog).
+          remindDoseAtInstant: async (input) => {
+            const outcome = await a.remindDoseAtInstant(input);
+            return outcome.status === 'sent'
+              ? { ...outcome, sentAt: new Date(Date.parse(input.doseAt) + minutes(20)).toISOString() }
+              : outcome;
+          },
+        }),
+      },
+    );
+  });
+});
+
+describe('changes the previous version lost', () => {
+  it('an edit while the last dose is still open extends the schedule instead of ending it', async () => {
+    await withSchedule(
+      (now) => ({ type: 'once', at: now.plus({ minutes: 10 }).toFormat("yyyy-MM-dd'T'HH:mm"), timezone: 'UTC' }),
+      async ({ handle, recorded, now }) => {
+        await env.sleep('15 minutes');
+        const last = recorded.reminders[0]!.doseAt;
+        expect((await handle.query(medicationStatusQuery)).openDoses.map((d) => d.doseAt)).toEqual([last]);
+        // "Extend the antibiotic course": the same time for three more days.
+        const time = last.slice(11, 16);
+        const endDate = DateTime.fromISO(last, { zone: 'UTC' }).plus({ days: 3 }).toISODate()!;
+        await handle.executeUpdate(changeScheduleUpdate, {
+          args: [{ schedule: { times: [time], timezone: 'UTC', endDate } }],
+        });
+        await env.sleep('4 days');
+        const day = (n: number) => DateTime.fromISO(last, { zone: 'UTC' }).plus({ days: n }).toUTC().toISO();
+        expect(recorded.reminders.map((r) => r.doseAt)).toEqual([last, day(1), day(2), day(3)]);
+        expect(now.toMillis()).toBeLessThan(Date.parse(last));
+      },
+    );
+  });
+
+  it('an interval schedule keeps its rhythm across a time-zone change: every 8 h after the last dose', async () => {
+    await withSchedule(
+      (now) => ({
+        type: 'interval',
+        everyHours: 8,
+        firstDoseTime: soon(now),
+        startDate: now.plus({ minutes: 10 }).toISODate()!,
+        timezone: 'UTC',
+      }),
+      async ({ handle, recorded }) => {
+        await env.sleep('1 hour');
+        expect(recorded.reminders).toHaveLength(1);
+        // Kolkata is 5 h 30 ahead: its own 08:00-style grid would put the next dose 2 h 30 off.
+        await handle.executeUpdate(changeTimezoneUpdate, { args: [{ timezone: 'Asia/Kolkata' }] });
+        await env.sleep('2 days');
+        const at = recorded.reminders.map((r) => Date.parse(r.doseAt));
+        expect(at.length).toBeGreaterThanOrEqual(6);
+        for (let i = 1; i < at.length; i++) expect(at[i]! - at[i - 1]!).toBe(8 * 3_600_000);
+      },
+    );
+  });
+
+  it('a deleted schedule says cancelled in the Web UI and the database, and keeps its last dose', async () => {
+    await withSchedule(
+      (now) => ({ times: [soon(now)], timezone: 'UTC' }),
+      async ({ handle, recorded }) => {
+        await env.sleep('1 hour');
+        const last = recorded.reminders[0]!.doseAt;
+        await handle.cancel();
+        await expect(handle.result()).rejects.toThrow();
+        const described = await handle.describe();
+        expect(described.status.name).toBe('CANCELLED');
+        expect(described.searchAttributes.ScheduleStatus).toEqual(['cancelled']);
+        expect(recorded.projections.at(-1)).toMatchObject({ status: 'cancelled', lastDoseAt: last, nextDoseAt: null });
+      },
     );
   });
 });
