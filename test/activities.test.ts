@@ -264,4 +264,31 @@ describe('escalation and refill activities', () => {
     const log = await prisma.notificationLog.findUniqueOrThrow({ where: { dedupeKey: refills[3]![0]! } });
     expect(log.body).toBe(`${patient.name} has about 6 days of ${medication.name} left.`);
   });
+
+  it('doses taken at the same moment each use up their pills (none lost to a read-then-write)', async () => {
+    const { medication, patient } = await seedPatientWithMedication(prisma);
+    await prisma.medication.update({ where: { id: medication.id }, data: { pillCount: 100, pillsPerDose: 1 } });
+    const acts = activitiesWith();
+    // Ten acknowledgements of different doses and ten as-needed logs, all at once.
+    await Promise.all([
+      ...Array.from({ length: 10 }, (_, i) =>
+        mockEnv().run(acts.recordDoseAcknowledgement, {
+          medicationId: medication.id,
+          doseAt: new Date(Date.parse(DOSE_AT) + i * 86_400_000).toISOString(),
+          action: 'taken' as const,
+          memberId: patient.id,
+          snoozedUntil: null,
+          late: false,
+        }),
+      ),
+      ...Array.from({ length: 10 }, (_, i) =>
+        mockEnv().run(acts.logAsNeededDose, {
+          medicationId: medication.id,
+          memberId: patient.id,
+          takenAt: new Date(Date.parse(DOSE_AT) + i * 60_000 + 1_000).toISOString(),
+        }),
+      ),
+    ]);
+    expect((await prisma.medication.findUniqueOrThrow({ where: { id: medication.id } })).pillCount).toBe(80);
+  });
 });

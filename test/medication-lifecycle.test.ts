@@ -409,7 +409,7 @@ describe('races around a reminder in flight', () => {
   });
 });
 
-describe('races around a reminder in flight (continued)', () => {
+describe('races around a dose window', () => {
   for (const [change, act] of [
     ['a pause', (h: Handle) => h.executeUpdate(pauseUpdate)],
     [
