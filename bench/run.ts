@@ -15,7 +15,9 @@
  * --worker-queues (WORKER_QUEUES), --prebuilt true|false (workflow bundle built before the worker
  * starts), --malloc-arena-max N, --workflow-task-slots N, --workflow-threads N, --preload mod1,mod2
  * (bundler preloadModules), --render (redraw results from latest.json, no run), --replicas N (worker processes; default 2, as docker-compose), --email-rate (EMAIL_RATE_LIMIT_PER_MINUTE); --production starts from production's defaults
- * instead of DEFAULT_TUNING; --warmup N (burst: doses run through each system first).
+ * instead of DEFAULT_TUNING; --warmup N (burst: doses run through each system first); --lead S (burst: least
+ * seconds between starting to create CareCircle's medications and their due minute, for a machine
+ * too busy for the default of 10 s + 15 ms a dose).
  */
 import fs from 'node:fs';
 import os from 'node:os';
@@ -111,6 +113,7 @@ async function main(): Promise<number> {
       'worker-queues': { type: 'string' },
       'email-rate': { type: 'string' },
       warmup: { type: 'string' },
+      lead: { type: 'string' },
       prebuilt: { type: 'string' },
       'malloc-arena-max': { type: 'string' },
       'workflow-task-slots': { type: 'string' },
@@ -220,6 +223,7 @@ async function main(): Promise<number> {
                 providerConcurrency: DEFAULTS.providerConcurrency,
                 ...(values.systems ? { systems: values.systems.split(',') as BurstSystem[] } : {}),
                 warmup: num(values.warmup) ?? DEFAULTS.burstWarmup,
+                ...(values.lead ? { leadMs: Number(values.lead) * 1000 } : {}),
               })),
               ...info(),
             };

@@ -159,6 +159,30 @@ describe('the server as a whole', () => {
     expect(fake.requests).toEqual([expect.objectContaining({ provider: 'resend', method: 'POST', status: 200 })]);
   });
 
+  it('gives the turn of a client that went away while queued to the next one in line', async () => {
+    fake.setLatency(150);
+    fake.setMaxConcurrent(1);
+    const post = (key: string, signal?: AbortSignal) =>
+      fetch(`${fake.resend.baseUrl}/emails`, {
+        method: 'POST',
+        headers: { authorization: 'Bearer re_key', 'content-type': 'application/json', 'idempotency-key': key },
+        body: JSON.stringify({ from: 'a@carecircle.test', to: 'b@example.com', subject: key, text: 't' }),
+        ...(signal ? { signal } : {}),
+      });
+    const first = post('first');
+    await new Promise((resolve) => setTimeout(resolve, 30));
+    // Queued behind the first, then its client dies (a worker SIGKILLed mid-burst).
+    const gone = post('gone', AbortSignal.timeout(60)).catch((err: Error) => err.name);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    const third = post('third', AbortSignal.timeout(2_000));
+    expect((await first).status).toBe(200);
+    expect(await gone).toBe('TimeoutError');
+    expect((await third).status).toBe(200);
+    expect(fake.resend.sent.map((e) => e.idempotencyKey)).toEqual(['first', 'third']);
+    expect(fake.requests).toHaveLength(2);
+    fake.setMaxConcurrent(undefined);
+  });
+
   it('is controlled over HTTP in standalone mode', async () => {
     const control = (path: string, body?: unknown) =>
       fetch(`${fake.baseUrl}/__fake/${path}`, {

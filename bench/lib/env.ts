@@ -489,7 +489,8 @@ export async function startWorker(
       return body.memory;
     },
     async metrics() {
-      return (await fetch(`${base}/metrics`)).text();
+      // A wedged worker must not hold the run: its figures are then missing, not awaited.
+      return (await fetch(`${base}/metrics`, { signal: AbortSignal.timeout(10_000) })).text();
     },
   };
 }

@@ -184,8 +184,9 @@ export function formatText(results: Results): string {
     const killed = run.systems.find((r) => r.system === 'carecircle-killed');
     if (killed) {
       parts.push(
-        `max lateness with a worker SIGKILLed at the instant: ${(killed.lateness.max / 1000).toFixed(1)} s ` +
-          `(${n(killed.deliveredOnce)}/${n(killed.n)} delivered exactly once)`,
+        `with a worker SIGKILLed at the instant: ${n(killed.n - (killed.lost ?? 0))}/${n(killed.n)} doses sent, ` +
+          `${n(killed.lost ?? 0)} lost, ${n(killed.sentTwice ?? 0)} sent twice; ` +
+          `lateness p99 ${s(killed.lateness.p99)}, max ${s(killed.lateness.max)}`,
       );
     }
     parts.push('');

@@ -174,13 +174,36 @@ export async function startFakeProviders(options: FakeProvidersOptions = {}): Pr
     return json(res, 404, { error: `no control route ${route}` });
   }
 
-  /** A request's turn under `maxConcurrent`; a finished request hands its slot to the next in line. */
-  function takeSlot(): Promise<void> {
+  /**
+   * A request's turn under `maxConcurrent`; a finished request hands its slot to the next in line.
+   * False when the client went away while it waited (a killed worker's calls): it leaves the line,
+   * and a slot handed to a connection already closed would never be given back.
+   */
+  async function takeSlot(res: ServerResponse): Promise<boolean> {
     if (maxConcurrent === undefined || handling < maxConcurrent) {
       handling += 1;
-      return Promise.resolve();
+    } else {
+      const served = await new Promise<boolean>((resolve) => {
+        const turn = () => {
+          res.off('close', gone);
+          resolve(true);
+        };
+        const gone = () => {
+          const i = queued.indexOf(turn);
+          if (i >= 0) queued.splice(i, 1);
+          resolve(false);
+        };
+        queued.push(turn);
+        res.once('close', gone);
+      });
+      if (!served) return false;
     }
-    return new Promise((resolve) => queued.push(resolve));
+    if (res.closed) {
+      releaseSlot();
+      return false;
+    }
+    res.once('close', releaseSlot);
+    return true;
   }
   function releaseSlot(): void {
     const next = queued.shift();
@@ -198,8 +221,7 @@ export async function startFakeProviders(options: FakeProvidersOptions = {}): Pr
         : undefined;
     if (!provider) return json(res, 404, { error: `no fake provider serves ${req.method} ${url.pathname}` });
 
-    await takeSlot();
-    res.once('close', releaseSlot);
+    if (!(await takeSlot(res))) return;
     const entry: ProviderRequestLog = {
       provider,
       method: req.method ?? 'GET',
