@@ -619,7 +619,50 @@ describe('changes the previous version lost', () => {
   });
 });
 
+/** Event counts of every run of a workflow id, newest first (following continuedExecutionRunId). */
+async function runLengths(workflowId: string): Promise<number[]> {
+  const runs: number[] = [];
+  let runId: string | undefined = (await env.client.workflow.getHandle(workflowId).describe()).runId;
+  for (let i = 0; runId && i < 20; i++) {
+    const history: Awaited<ReturnType<Handle['fetchHistory']>> = await env.client.workflow
+      .getHandle(workflowId, runId)
+      .fetchHistory();
+    runs.push(history.events?.length ?? 0);
+    const previous: string | null | undefined =
+      history.events?.[0]?.workflowExecutionStartedEventAttributes?.continuedExecutionRunId;
+    runId = previous || undefined;
+  }
+  return runs;
+}
+
+const HOURLY = Array.from({ length: 24 }, (_, h) => `${String(h).padStart(2, '0')}:00`);
+
 describe('long life', () => {
+  it('hourly doses with a 90-minute window, never confirmed, still hand over; the windows open at the handover finish in the new run', async () => {
+    await withSchedule(
+      () => ({ times: HOURLY, timezone: 'UTC' }),
+      async ({ handle, recorded }) => {
+        await env.sleep('112 hours');
+        const runs = await runLengths(handle.workflowId);
+        expect(runs.length).toBeGreaterThanOrEqual(2);
+        expect(Math.max(...runs)).toBeLessThan(6_000);
+        const doses = recorded.reminders.map((r) => r.doseAt);
+        expect(doses.length).toBeGreaterThanOrEqual(110);
+        expect(new Set(doses).size).toBe(doses.length);
+        // Every window that has ended ran once: one repeat reminder at 45 min, one alert at 90 min.
+        const now = await env.currentTimeMs();
+        for (const doseAt of doses.filter((d) => Date.parse(d) + minutes(90) < now - minutes(1))) {
+          const at = Date.parse(doseAt);
+          const f = recorded.followUps.filter((c) => c.doseAt === doseAt).map((c) => c.at - at);
+          const m = recorded.missed.filter((c) => c.doseAt === doseAt).map((c) => c.at - at);
+          expectAtTimes(f, [minutes(45)]);
+          expectAtTimes(m, [minutes(90)]);
+        }
+      },
+      { escalationWindowMinutes: 90 },
+    );
+  }, 300_000);
+
   it('runs a year of daily doses across continue-as-new: every dose once, every run bounded', async () => {
     const { activities, recorded } = recordingActivities();
     const worker = await Worker.create({
