@@ -30,6 +30,7 @@ import { DateTime } from 'luxon';
 import { beforeAll, describe, it } from 'vitest';
 import type { Activities, DosePlan } from '../activities/index.ts';
 import type { MedicationSchedule } from '../shared/schedule.ts';
+import { DEFAULT_ARM_LEAD_SECONDS } from '../workflows/medication-reminder.ts';
 import {
   acknowledgeDoseUpdate,
   changeScheduleUpdate,
@@ -49,6 +50,7 @@ const RUNS = Number(process.env.MODEL_RUNS ?? 100);
 const LEGACY = process.env.MODEL_LEGACY === '1';
 /** Handover bounds of the workflow (workflows/medication-reminder.ts), with room for the last steps. */
 const HISTORY_BOUND = 5_000 + 500;
+const ARM_LEAD_MS = DEFAULT_ARM_LEAD_SECONDS * 1000;
 
 // ── Recording stand-ins, one record per medication (one worker serves every sequence) ─────────
 
@@ -97,7 +99,7 @@ const activities = {
   },
   /** The previous version's unversioned writes: the last to finish wins, as in PostgreSQL. */
   async saveMedicationState(i: { medicationId: string; status?: string }) {
-    await new Promise((r) => setTimeout(r, Math.random() * 30));
+    await new Promise((r) => setTimeout(r, Math.random() * 250));
     legacyWrite(i.medicationId, i.status);
   },
   async completeMedication(i: { medicationId: string }) {
@@ -380,9 +382,16 @@ class Act implements fc.AsyncCommand<ScheduleModel, Real> {
     const status = await real.handle.query(medicationStatusQuery);
     let chosen: ScheduleModel | undefined;
     for (const order of orders) {
-      const c = m.clone();
+      let c = m.clone();
       for (const change of order) c.apply(change, t0, t1);
       for (const r of results) if (r.ack) applyAck(c, r.ack, t0, t1);
+      if (status.state === 'completed' && c.state === 'active' && !c.ended()) {
+        // The stand-in send answers when the dose is armed, a lead time ahead: the workflow counts
+        // those doses reminded, and a change in the lead window may leave it nothing to wait for.
+        const armed = c.clone();
+        armed.advance(t1 + ARM_LEAD_MS + BOUNDARY_MS, -Infinity);
+        if (armed.ended()) c = armed;
+      }
       const sameState = c.state === status.state || (status.state === 'completed' && c.ended());
       if (sameState && JSON.stringify(c.schedule) === JSON.stringify(status.schedule)) {
         chosen = c;
@@ -391,7 +400,7 @@ class Act implements fc.AsyncCommand<ScheduleModel, Real> {
     }
     if (!chosen) {
       throw new Error(
-        `no order of ${JSON.stringify(changes)} explains the workflow's ${status.state} ${JSON.stringify(status.schedule)}`,
+        `no order of ${JSON.stringify(changes)} explains the workflow's ${status.state} ${JSON.stringify(status.schedule)} (acks ${JSON.stringify(results.map((r) => r.ack ?? null))})`,
       );
     }
     Object.assign(m, chosen);
@@ -610,6 +619,8 @@ async function sequenceOn(
   const m = new ScheduleModel(schedule, windowMinutes, start - BOUNDARY_MS);
   try {
     await fc.asyncModelRun(() => ({ model: m, real }), cmds);
+    // One more second, so that a dose due at the very end has been handled before it is checked.
+    await withinSeconds(60, env.sleep(BOUNDARY_MS), 'the last second');
     const now = await env.currentTimeMs();
     m.advance(now);
     const { status, last } = await settle(real);
@@ -668,6 +679,17 @@ describe('regressions found by the model', () => {
     await runSequence({ type: 'once', inHalfHours: 1, zone: 'UTC' }, 10, [
       new Advance(0, true, -1),
       new Act([{ kind: 'prn' }, { kind: 'ack', action: 'taken', pick: 0, snoozeMinutes: 5 }]),
+    ]);
+  });
+
+  it('a zone change in the lead window of the last dose, which the stand-in already sent, ends the schedule', async () => {
+    await runSequence({ type: 'times', times: ['00:00', '05:30'], zone: 'UTC', endDays: 1 }, 10, [
+      new Advance(0, true, 1),
+      new Advance(0, true, -30),
+      new Act([
+        { kind: 'zone', zone: 'UTC' },
+        { kind: 'ack', action: 'taken', pick: 0, snoozeMinutes: 20 },
+      ]),
     ]);
   });
 });
