@@ -4,7 +4,8 @@
  * Exactly-once as far as people can see: the notification log row is the record of truth. A
  * delivery already marked sent is never repeated; a retry after a crash between the provider call
  * and the log update is absorbed by the provider's idempotency key (Resend, dev outbox, in-app
- * table). Errors are classified here so that Temporal's retry policy does the rest.
+ * table), except for FCM, which has none: such a crash repeats the push. That window is one write
+ * long (callProvider). Errors are classified here so that Temporal's retry policy does the rest.
  */
 import { ApplicationFailure, Context } from '@temporalio/activity';
 import type { Prisma, PrismaClient } from '../shared/db.ts';
