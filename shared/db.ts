@@ -10,12 +10,19 @@ import { PrismaClient } from '../generated/prisma/client.ts';
 
 export * from '../generated/prisma/client.ts';
 
+/** A connection that takes longer than this to open fails: the API answers 503, activities retry. */
+const CONNECT_TIMEOUT_MS = 5_000;
+
 /**
- * A client with its own pg pool of at most `max` connections (pg's default: 10). Pass `max: 1`
- * for the embedded PGlite server, which serves one connection at a time. Call `$disconnect()`
- * to close the pool.
+ * A client with its own pg pool of at most `max` connections (pg's default: 10). Opening a
+ * connection gives up after five seconds, so a database host that accepts but never answers turns
+ * into an error instead of a request that hangs. Call `$disconnect()` to close the pool.
  */
 export function createPrisma(databaseUrl: string, opts: { max?: number } = {}): PrismaClient {
-  const adapter = new PrismaPg({ connectionString: databaseUrl, ...(opts.max === undefined ? {} : { max: opts.max }) });
+  const adapter = new PrismaPg({
+    connectionString: databaseUrl,
+    connectionTimeoutMillis: CONNECT_TIMEOUT_MS,
+    ...(opts.max === undefined ? {} : { max: opts.max }),
+  });
   return new PrismaClient({ adapter });
 }
