@@ -26,7 +26,7 @@ import {
 } from '../workflows/index.ts';
 import { workflowsPath } from '../workers/build.ts';
 import { recordingActivities, type Recorded } from './helpers/medication-stubs.ts';
-import { historiesDir } from './helpers/histories.ts';
+import { HISTORY_VERSION, historiesDir } from './helpers/histories.ts';
 import { createTimeSkippingEnv } from './helpers/temporal-env.ts';
 
 let env: TestWorkflowEnvironment;
@@ -85,7 +85,7 @@ async function withSchedule(
     await body({ handle, recorded, now });
     if (opts.record && process.env.RECORD_HISTORIES === '1') {
       // Saved for test/replay.test.ts: Updates and their effects must replay too.
-      const file = path.join(historiesDir, `v3-medication-${opts.record}.json`);
+      const file = path.join(historiesDir, `${HISTORY_VERSION}-medication-${opts.record}.json`);
       fs.writeFileSync(file, historyToJSON(await handle.fetchHistory()) + '\n');
     }
     await handle.terminate().catch(() => {});

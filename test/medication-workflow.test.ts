@@ -11,7 +11,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { historyToJSON } from '@temporalio/common/lib/proto-utils.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { historiesDir } from './helpers/histories.ts';
+import { HISTORY_VERSION, historiesDir } from './helpers/histories.ts';
 import type { Activities } from '../activities/index.ts';
 import { recordingActivities } from './helpers/medication-stubs.ts';
 import type { MedicationSchedule } from '../shared/schedule.ts';
@@ -35,12 +35,6 @@ afterAll(async () => {
  * With RECORD_HISTORIES=1 (`npm run test:record-histories`), each scenario's event history is saved
  * under test/histories, where test/replay.test.ts replays it against the current workflow code.
  */
-/**
- * The workflow behaviour these recordings stand for. Before a change to the workflow's commands,
- * keep the current files (they carry this label) and bump it, so the corpus always holds
- * histories from every version still running somewhere.
- */
-const HISTORY_VERSION = 'v3';
 
 async function maybeRecord(name: string, workflowId: string): Promise<void> {
   if (process.env.RECORD_HISTORIES !== '1') return;
