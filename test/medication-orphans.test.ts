@@ -14,6 +14,7 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { createMaintenanceActivities, type Reconciler } from '../activities/maintenance.ts';
 import { createApp } from '../api/app.ts';
 import { config } from '../shared/config.ts';
+import type { PrismaClient } from '../shared/db.ts';
 import { medicationReconcilerOf } from '../workers/reconcilers.ts';
 import { asUser, testTokens, type UserClient } from './helpers/api-auth.ts';
 import { createTestDatabase, type TestDatabase } from './helpers/database.ts';
@@ -31,7 +32,12 @@ let circleId: string;
 let patientId: string;
 
 /** Faults for the API's next calls to Temporal. */
-const faults = { startTimesOutAfterStarting: false, cancelFails: 0 };
+const faults = {
+  startTimesOutAfterStarting: false,
+  cancelFails: 0,
+  databaseGoesAfterStart: false,
+  medicationWriteFails: 0,
+};
 /** The workflow id of the API's last start. */
 let lastStarted = '';
 
@@ -41,6 +47,10 @@ function faultyClient(real: Client): Client {
       start: async (...args: Parameters<Client['workflow']['start']>) => {
         const handle = await real.workflow.start(...args);
         lastStarted = handle.workflowId;
+        if (faults.databaseGoesAfterStart) {
+          faults.databaseGoesAfterStart = false;
+          faults.medicationWriteFails = 1;
+        }
         if (faults.startTimesOutAfterStarting) {
           faults.startTimesOutAfterStarting = false;
           throw new Error('4 DEADLINE_EXCEEDED: the start reached the server, its answer did not');
@@ -65,10 +75,31 @@ function faultyClient(real: Client): Client {
   } as unknown as Client;
 }
 
+/** The API's database, where the next medication write may fail as if PostgreSQL went away. */
+function faultyPrisma(real: PrismaClient): PrismaClient {
+  const bind = (owner: object, value: unknown) => (typeof value === 'function' ? value.bind(owner) : value);
+  return new Proxy(real, {
+    get(target, prop) {
+      const value: unknown = Reflect.get(target, prop);
+      if (prop !== 'medication') return bind(target, value);
+      const medication = value as object;
+      return new Proxy(medication, {
+        get(m, p) {
+          if (p === 'updateMany' && faults.medicationWriteFails > 0) {
+            faults.medicationWriteFails--;
+            return () => Promise.reject(new Error("Can't reach database server at 127.0.0.1:5432"));
+          }
+          return bind(m, Reflect.get(m, p));
+        },
+      });
+    },
+  });
+}
+
 beforeAll(async () => {
   [env, db] = await Promise.all([createTimeSkippingEnv(), createTestDatabase()]);
   app = createApp({
-    prisma: db.prisma,
+    prisma: faultyPrisma(db.prisma),
     temporal: faultyClient(env.client),
     taskQueue: PARKED,
     devOutbox: false,
@@ -91,6 +122,8 @@ afterAll(async () => {
 beforeEach(() => {
   faults.startTimesOutAfterStarting = false;
   faults.cancelFails = 0;
+  faults.databaseGoesAfterStart = false;
+  faults.medicationWriteFails = 0;
 });
 
 const createBody = (name: string) => ({ careCircleId: circleId, patientId, name, schedule: { times: ['08:00'] } });
@@ -247,6 +280,26 @@ describe('a create whose start timed out', () => {
     expect(result.settled).toEqual(expect.arrayContaining([never.workflowId, workflowId]));
     expect(await db.prisma.medication.findUnique({ where: { id: never.id } })).toBeNull();
     expect(await workflowExists(never.workflowId)).toBe(false);
+    expect((await db.prisma.medication.findUniqueOrThrow({ where: { id } })).workflowSync).toBeNull();
+    expect(await cancelRequested(workflowId)).toBe(false);
+  });
+});
+
+describe('a create whose confirmation meets a database outage', () => {
+  it('answers 201 once the workflow started, and the reconciliation confirms the row', async () => {
+    faults.databaseGoesAfterStart = true;
+    const res = await alice.post('/v1/medications', createBody('Confirmed later'));
+    expect(res.status).toBe(201);
+    const { id, workflowId } = (await res.json()) as { id: string; workflowId: string };
+    expect(faults.medicationWriteFails).toBe(0); // the write did meet the outage
+    expect(await workflowExists(workflowId)).toBe(true);
+    expect(await db.prisma.medication.findUniqueOrThrow({ where: { id } })).toMatchObject({
+      status: 'active',
+      workflowSync: 'starting',
+    });
+    expect((await alice.get(`/v1/medications/${id}`)).status).toBe(200);
+
+    expect((await reconcile()).settled).toContain(workflowId);
     expect((await db.prisma.medication.findUniqueOrThrow({ where: { id } })).workflowSync).toBeNull();
     expect(await cancelRequested(workflowId)).toBe(false);
   });

@@ -494,7 +494,12 @@ export function medicationRoutes({ prisma, temporal, taskQueue }: ApiDeps): Rout
       await abandonCreate(medication);
       throw unavailable('Could not start the reminder workflow; nothing was created, retry shortly', err);
     }
-    await prisma.medication.updateMany({ where: { id, workflowSync: 'starting' }, data: { workflowSync: null } });
+    // The medication exists and its workflow runs: if the database goes away just now, the flag is
+    // the reconciliation's to clear (it keeps a starting row whose workflow runs), and the caller
+    // must hear 201, not a 503 that would make them create the medication twice.
+    await prisma.medication
+      .updateMany({ where: { id, workflowSync: 'starting' }, data: { workflowSync: null } })
+      .catch(() => undefined);
     return c.json({ id: medication.id, workflowId, nextDoseAt: nextDose?.toISOString() ?? null }, 201);
   });
 
