@@ -660,7 +660,7 @@ describe('medication schedule against its reference model', () => {
         endOnFailure: false,
       },
     );
-  }, 900_000);
+  }, 1_800_000);
 });
 
 /** Shrunk counterexamples, kept as they were drawn. */
