@@ -107,44 +107,49 @@ export function createNotificationSender(deps: { prisma: PrismaClient; push: Pus
   }
 
   /**
-   * The provider call and the row's outcome, for a notification loaded (with its push tokens)
-   * ahead of time: an armed dose does its reads before the instant, so at the instant only the
-   * provider and one write per notification remain. `attempt` is stored with the outcome.
+   * The provider call alone, for a notification loaded (with its push tokens) ahead of time: an
+   * armed dose does its reads before the instant, so at the instant only the provider and one write
+   * per notification remain (`recordOutcome`, which it makes after giving up its provider slot).
    */
-  async function callProvider(log: LoadedNotification, ahead?: { pushTokens?: string[]; attempt: number }) {
+  async function reachProvider(log: LoadedNotification, pushTokens?: string[]): Promise<DeliveryResult> {
     const dedupeKey = log.dedupeKey;
-    const attempts = ahead ? { attempts: ahead.attempt } : {};
-    let result: DeliveryResult;
-    try {
-      if (log.channel === 'push') {
-        result = await sendPush(log.recipientId, log.title, log.body, dedupeKey, ahead?.pushTokens);
-      } else if (log.channel === 'email') {
-        if (!log.recipient.email) {
-          result = { status: 'skipped', reason: 'no_email_address' };
-        } else {
-          const { messageId } = await email.send(
-            { to: log.recipient.email, subject: log.title, text: log.body },
-            dedupeKey,
-          );
-          result = { status: 'sent', providerMessageId: messageId };
-        }
-      } else {
-        const row = await prisma.inAppNotification.upsert({
-          where: { dedupeKey },
-          create: { dedupeKey, recipientId: log.recipientId, title: log.title, body: log.body },
-          update: {},
-        });
-        result = { status: 'sent', providerMessageId: `in-app-${row.id}` };
-      }
-    } catch (err) {
+    if (log.channel === 'push') return sendPush(log.recipientId, log.title, log.body, dedupeKey, pushTokens);
+    if (log.channel === 'email') {
+      if (!log.recipient.email) return { status: 'skipped', reason: 'no_email_address' };
+      const { messageId } = await email.send(
+        { to: log.recipient.email, subject: log.title, text: log.body },
+        dedupeKey,
+      );
+      return { status: 'sent', providerMessageId: messageId };
+    }
+    const row = await prisma.inAppNotification.upsert({
+      where: { dedupeKey },
+      create: { dedupeKey, recipientId: log.recipientId, title: log.title, body: log.body },
+      update: {},
+    });
+    return { status: 'sent', providerMessageId: `in-app-${row.id}` };
+  }
+
+  /**
+   * The row's outcome of a provider call: its result, or the error it failed with. `attempt`, when
+   * given, is stored with it. Returns the row's `sentAt` when it was sent.
+   */
+  async function recordOutcome(
+    log: LoadedNotification,
+    outcome: { result: DeliveryResult } | { error: unknown },
+    attempt?: number,
+  ): Promise<Date | null> {
+    const attempts = attempt === undefined ? {} : { attempts: attempt };
+    if ('error' in outcome) {
       await prisma.notificationLog.update({
         where: { id: log.id },
-        data: { error: (err as Error).message, ...attempts },
+        data: { error: (outcome.error as Error).message, ...attempts },
       });
-      throw err;
+      return null;
     }
-
+    const { result } = outcome;
     const provider = log.channel === 'push' ? push.name : log.channel === 'email' ? email.name : 'in-app';
+    const sentAt = new Date();
     await prisma.notificationLog.update({
       where: { id: log.id },
       data:
@@ -153,16 +158,29 @@ export function createNotificationSender(deps: { prisma: PrismaClient; push: Pus
               status: 'sent',
               provider,
               providerMessageId: result.providerMessageId,
-              sentAt: new Date(),
+              sentAt,
               error: null,
               ...attempts,
             }
           : { status: 'skipped', error: result.status === 'skipped' ? result.reason : null, ...attempts },
     });
+    return result.status === 'sent' ? sentAt : null;
+  }
+
+  /** The provider call and the row's outcome. */
+  async function callProvider(log: LoadedNotification): Promise<DeliveryResult> {
+    let result: DeliveryResult;
+    try {
+      result = await reachProvider(log);
+    } catch (err) {
+      await recordOutcome(log, { error: err });
+      throw err;
+    }
+    await recordOutcome(log, { result });
     return result;
   }
 
-  return { send, callProvider };
+  return { send, reachProvider, recordOutcome };
 }
 
 export function createDeliveryActivities(deps: { prisma: PrismaClient; push: PushSender; email: EmailSender }) {

@@ -39,20 +39,116 @@ export const WORKER_DRAINING = 'WorkerDraining';
 /** Provider attempts per channel: the medication policy's. */
 const MAX_PROVIDER_ATTEMPTS = RETRY_POLICIES.medication.maximumAttempts ?? 2;
 const HEARTBEAT_EVERY_MS = 1_000;
+/** Longest a sent dose holds its completion back while the rest of its burst is sending. */
+const COMPLETION_HOLD_MAX_MS = 10_000;
 
 export interface DoseSendDeps {
   prisma: PrismaClient;
-  /** The provider call for a notification loaded ahead (createNotificationSender). */
-  callProvider: (log: LoadedNotification, ahead: { pushTokens?: string[]; attempt: number }) => Promise<DeliveryResult>;
+  /** The provider call for a notification loaded ahead, and its row's outcome (createNotificationSender). */
+  reachProvider: (log: LoadedNotification, pushTokens?: string[]) => Promise<DeliveryResult>;
+  recordOutcome: (
+    log: LoadedNotification,
+    outcome: { result: DeliveryResult } | { error: unknown },
+    attempt?: number,
+  ) => Promise<Date | null>;
   /** Provider calls in flight at once from this process, across all armed doses. */
   providerConcurrency: number;
   /** Aborted when the worker starts to stop: waiting doses are handed to another worker. */
   draining?: AbortSignal;
 }
 
+/** Why a dose must not be sent any more (null: it still is wanted). */
+type FenceReason = 'medication_deleted' | 'superseded' | 'medication_inactive' | 'dose_closed' | null;
+
+/** Fence reads in one query at most (a burst's doses are read in a few). */
+const FENCE_BATCH = 500;
+
+/**
+ * The fence of many doses in few queries: doses reaching their instant together (a burst due at
+ * 08:00) wait on one read instead of queueing one each for the pool's connections. A read starts
+ * as soon as none is in flight; doses arriving meanwhile are read together by the next.
+ */
+function createFenceReader(prisma: PrismaClient) {
+  const waiting: { input: ArmedDoseInput; resolve: (r: FenceReason) => void; reject: (e: unknown) => void }[] = [];
+  let reading = false;
+
+  async function read(batch: typeof waiting): Promise<void> {
+    const ids = batch.map((b) => b.input.medicationId);
+    // timestamp without time zone, as the column is: the zone of the ISO string is dropped, so UTC.
+    const ats = batch.map((b) => new Date(b.input.doseAt).toISOString());
+    const rows = await prisma.$queryRaw<
+      { i: bigint; status: string | null; generation: number | null; dose: string | null }[]
+    >`
+      SELECT q.i, m.status::text AS status, m.schedule_generation AS generation, d.status::text AS dose
+      FROM unnest(${ids}::uuid[], ${ats}::timestamp[]) WITH ORDINALITY AS q(id, at, i)
+      LEFT JOIN medications m ON m.id = q.id
+      LEFT JOIN dose_events d ON d.medication_id = q.id AND d.scheduled_at = q.at`;
+    const byIndex = new Map(rows.map((r) => [Number(r.i) - 1, r]));
+    batch.forEach(({ input, resolve }, i) => {
+      const row = byIndex.get(i);
+      if (!row || row.status === null || row.generation === null) return resolve('medication_deleted');
+      if (row.generation > input.generation) return resolve('superseded');
+      if (row.generation === input.generation && row.status !== 'active') return resolve('medication_inactive');
+      if (row.dose === 'taken' || row.dose === 'skipped') return resolve('dose_closed');
+      resolve(null);
+    });
+  }
+
+  function next(): void {
+    if (reading || waiting.length === 0) return;
+    reading = true;
+    const batch = waiting.splice(0, FENCE_BATCH);
+    read(batch)
+      .catch((err: unknown) => batch.forEach((b) => b.reject(err)))
+      .finally(() => {
+        reading = false;
+        next();
+      });
+  }
+
+  return (input: ArmedDoseInput): Promise<FenceReason> =>
+    new Promise((resolve, reject) => {
+      waiting.push({ input, resolve, reject });
+      // Doses waking in the same turn of the event loop join the same read.
+      if (waiting.length === 1) setImmediate(next);
+    });
+}
+
 export function createDoseSendActivities(deps: DoseSendDeps) {
-  const { prisma, callProvider } = deps;
+  const { prisma, reachProvider, recordOutcome } = deps;
   const providers = bulkhead(deps.providerConcurrency, Number.MAX_SAFE_INTEGER);
+  const readFence = createFenceReader(prisma);
+
+  /**
+   * Doses of this process between their fence and their rows' outcomes. A dose sent while others
+   * of its burst still wait for a provider slot reports back when they are done (or after
+   * COMPLETION_HOLD_MAX_MS): its completion starts workflow tasks and bookkeeping activities, which
+   * would otherwise take the worker's, the server's and the database's CPU from the sends still due.
+   */
+  let sending = 0;
+  let onDrained: (() => void)[] = [];
+  function doneSending(): void {
+    sending--;
+    if (sending > 0) return;
+    const waiters = onDrained;
+    onDrained = [];
+    for (const wake of waiters) wake();
+  }
+  function burstSent(): Promise<void> {
+    const { draining } = deps;
+    // A stopping worker reports at once: its shutdown grace is for the sends, not for this.
+    if (sending === 0 || draining?.aborted) return Promise.resolve();
+    return new Promise((resolve) => {
+      const done = () => {
+        clearTimeout(timer);
+        draining?.removeEventListener('abort', done);
+        resolve();
+      };
+      const timer = setTimeout(done, COMPLETION_HOLD_MAX_MS);
+      draining?.addEventListener('abort', done, { once: true });
+      onDrained.push(done);
+    });
+  }
 
   /** Sleeps until `atMs` in small steps, heartbeating; hands over as soon as the worker stops. */
   async function waitForInstant(atMs: number): Promise<void> {
@@ -90,31 +186,35 @@ export function createDoseSendActivities(deps: DoseSendDeps) {
 
   /**
    * The send may go out only if nothing the user did since arming says otherwise: one read at the
-   * instant, of the schedule's generation and status and of the dose's acknowledgement.
+   * instant (shared with the doses due with it), of the schedule's generation and status and of the
+   * dose's acknowledgement.
    */
-  async function stillWanted(input: ArmedDoseInput): Promise<string | null> {
-    const [row] = await prisma.$queryRaw<{ status: string; generation: number; dose: string | null }[]>`
-      SELECT m.status::text AS status, m.schedule_generation AS generation, d.status::text AS dose
-      FROM medications m
-      LEFT JOIN dose_events d ON d.medication_id = m.id AND d.scheduled_at = ${new Date(input.doseAt)}
-      WHERE m.id = ${input.medicationId}::uuid`;
-    if (!row) return 'medication_deleted';
-    if (row.generation > input.generation) return 'superseded';
-    if (row.generation === input.generation && row.status !== 'active') return 'medication_inactive';
-    if (row.dose === 'taken' || row.dose === 'skipped') return 'dose_closed';
-    return null;
+  function stillWanted(input: ArmedDoseInput): Promise<FenceReason> {
+    return readFence(input);
   }
 
-  /** The dose's unsent notifications, with what sending them needs, read before the instant. */
+  /**
+   * The dose's unsent notifications, with what sending them needs, and when its first row already
+   * sent went out (a retried dose), read before the instant.
+   */
   async function loadPending(keyPrefix: string) {
-    const rows = await prisma.notificationLog.findMany({
-      where: { dedupeKey: { startsWith: keyPrefix }, status: 'pending' },
-      include: { recipient: { include: { pushTokens: { where: { active: true }, select: { token: true } } } } },
-    });
-    return rows.map(({ recipient: { pushTokens, ...recipient }, ...log }) => ({
-      log: { ...log, recipient },
-      pushTokens: pushTokens.map((t) => t.token),
-    }));
+    const [rows, sent] = await Promise.all([
+      prisma.notificationLog.findMany({
+        where: { dedupeKey: { startsWith: keyPrefix }, status: 'pending' },
+        include: { recipient: { include: { pushTokens: { where: { active: true }, select: { token: true } } } } },
+      }),
+      prisma.notificationLog.aggregate({
+        where: { dedupeKey: { startsWith: keyPrefix }, status: 'sent' },
+        _min: { sentAt: true },
+      }),
+    ]);
+    return {
+      pending: rows.map(({ recipient: { pushTokens, ...recipient }, ...log }) => ({
+        log: { ...log, recipient },
+        pushTokens: pushTokens.map((t) => t.token),
+      })),
+      sentBefore: sent._min.sentAt,
+    };
   }
 
   /** Rows of a dose that will not be sent (the dose is obsolete) stop being pending. */
@@ -132,7 +232,7 @@ export function createDoseSendActivities(deps: DoseSendDeps) {
       if (plan.status === 'skipped' && plan.reason !== 'already_sent') return plan;
 
       const keyPrefix = `dose:${input.medicationId}:${new Date(input.doseAt).toISOString()}:`;
-      const pending = await loadPending(keyPrefix);
+      const { pending, sentBefore } = await loadPending(keyPrefix);
       try {
         await waitForInstant(Date.parse(input.doseAt));
       } catch (err) {
@@ -155,38 +255,49 @@ export function createDoseSendActivities(deps: DoseSendDeps) {
       const execution = ctx.info.workflowExecution ?? { workflowId: 'unknown', runId: 'unknown' };
       let retryAfterMs: number | undefined;
       let deadLettered = 0;
+      let firstSent = sentBefore;
+      sending++;
       try {
-        await Promise.all(
-          pending.map(({ log: row, pushTokens }) =>
-            providers.execute(async () => {
-              // Counted with the outcome: a worker that dies mid-call does not use up an attempt.
-              const attempt = row.attempts + 1;
-              try {
-                await callProvider(row, { pushTokens, attempt });
-              } catch (err) {
-                // Not a provider's answer (the database is down, say): the whole attempt is retried soon.
-                if (!(err instanceof DeliveryError)) throw err;
-                const transient = !err.permanent;
-                const message = err instanceof Error ? err.message : String(err);
-                if (transient && attempt < MAX_PROVIDER_ATTEMPTS) {
-                  const delay = err.retryAfterMs ?? jitteredDelayMs(RETRY_POLICIES.medication, attempt, Math.random());
-                  retryAfterMs = Math.max(retryAfterMs ?? 0, delay);
-                  return;
-                }
-                deadLettered++;
-                await recordDeadLetterRow(
-                  prisma,
-                  {
-                    dedupeKey: row.dedupeKey,
-                    error: message,
-                    errorType: transient ? TRANSIENT_DELIVERY_ERROR : PERMANENT_DELIVERY_ERROR,
-                  },
-                  execution,
-                );
-              }
-            }),
-          ),
+        const sends = Promise.all(
+          pending.map(async ({ log: row, pushTokens }) => {
+            // Counted with the outcome: a worker that dies mid-call does not use up an attempt.
+            const attempt = row.attempts + 1;
+            // The provider slot is held for the call only: the row's write follows outside it, so the
+            // next dose's call does not wait on this one's database round trip. A crash between the
+            // two leaves the row pending; the retry's call is absorbed by the provider's idempotency key.
+            const outcome = await providers.execute(() =>
+              reachProvider(row, pushTokens).then(
+                (result) => ({ result }),
+                (error: unknown) => ({ error }),
+              ),
+            );
+            const sentAt = await recordOutcome(row, outcome, attempt);
+            if (sentAt && (!firstSent || sentAt < firstSent)) firstSent = sentAt;
+            if (!('error' in outcome)) return;
+            const err = outcome.error;
+            // Not a provider's answer (the database is down, say): the whole attempt is retried soon.
+            if (!(err instanceof DeliveryError)) throw err;
+            const transient = !err.permanent;
+            const message = err instanceof Error ? err.message : String(err);
+            if (transient && attempt < MAX_PROVIDER_ATTEMPTS) {
+              const delay = err.retryAfterMs ?? jitteredDelayMs(RETRY_POLICIES.medication, attempt, Math.random());
+              retryAfterMs = Math.max(retryAfterMs ?? 0, delay);
+              return;
+            }
+            deadLettered++;
+            await recordDeadLetterRow(
+              prisma,
+              {
+                dedupeKey: row.dedupeKey,
+                error: message,
+                errorType: transient ? TRANSIENT_DELIVERY_ERROR : PERMANENT_DELIVERY_ERROR,
+              },
+              execution,
+            );
+          }),
         );
+        await sends.finally(doneSending);
+        await burstSent();
       } finally {
         clearInterval(heartbeats);
       }
@@ -197,16 +308,12 @@ export function createDoseSendActivities(deps: DoseSendDeps) {
           nextRetryDelay: retryAfterMs,
         });
       }
-      const sent = await prisma.notificationLog.aggregate({
-        where: { dedupeKey: { startsWith: keyPrefix }, status: 'sent' },
-        _min: { sentAt: true },
-      });
-      if (!sent._min.sentAt && pending.length === 0) {
+      if (!firstSent && pending.length === 0) {
         // Nothing of this dose was or will be sent (its rows were withdrawn earlier).
         const any = await prisma.notificationLog.count({ where: { dedupeKey: { startsWith: keyPrefix } } });
         if (any > 0) return { status: 'skipped', reason: 'withdrawn' };
       }
-      return { status: 'sent', sentAt: (sent._min.sentAt ?? new Date()).toISOString(), deadLettered };
+      return { status: 'sent', sentAt: (firstSent ?? new Date()).toISOString(), deadLettered };
     },
   };
 }

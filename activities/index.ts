@@ -33,11 +33,13 @@ export function createActivities(
     DocumentDeps &
     DoseSendOptions,
 ) {
+  const { reachProvider, recordOutcome } = createNotificationSender(deps);
   return {
     ...createMedicationReminderActivities(deps.prisma),
     ...createDoseSendActivities({
       prisma: deps.prisma,
-      callProvider: createNotificationSender(deps).callProvider,
+      reachProvider,
+      recordOutcome,
       providerConcurrency: deps.doseSendConcurrency ?? config().DOSE_SEND_CONCURRENCY,
       ...(deps.draining ? { draining: deps.draining } : {}),
     }),

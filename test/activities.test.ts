@@ -170,6 +170,48 @@ describe('dose reminder activities', () => {
     });
     expect((await prisma.notificationLog.findUniqueOrThrow({ where: { dedupeKey: key } })).status).toBe('failed');
   });
+
+  it('armed doses reaching their instant together each get their own fence answer', async () => {
+    const seeded = await Promise.all(
+      ['kept', 'edited', 'paused', 'taken', 'deleted'].map((name) =>
+        seedPatientWithMedication(prisma, { pushTokens: [`token-${name}`] }).then((s) => ({ name, ...s })),
+      ),
+    );
+    const acts = activitiesWith();
+    // Room for five plans before the instant on a busy machine.
+    const doseAt = new Date(Date.now() + 8_000).toISOString();
+    const outcomes = Promise.all(
+      seeded.map(({ medication }) =>
+        mockEnv().run(acts.remindDoseAtInstant, { medicationId: medication.id, doseAt, generation: 0 }),
+      ),
+    );
+    // Every dose planned and waiting; then what the user did before the instant.
+    const byName = Object.fromEntries(seeded.map((s) => [s.name, s.medication.id]));
+    for (;;) {
+      const rows = await prisma.notificationLog.count({ where: { doseAt: new Date(doseAt) } });
+      if (rows === seeded.length * 3) break;
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    await prisma.medication.update({ where: { id: byName.edited! }, data: { scheduleGeneration: 1 } });
+    await prisma.medication.update({ where: { id: byName.paused! }, data: { status: 'paused' } });
+    await prisma.doseEvent.update({
+      where: { medicationId_scheduledAt: { medicationId: byName.taken!, scheduledAt: new Date(doseAt) } },
+      data: { status: 'taken', acknowledgedAt: new Date() },
+    });
+    await prisma.medication.delete({ where: { id: byName.deleted! } });
+    expect(Date.now(), 'changes made before the instant').toBeLessThan(Date.parse(doseAt));
+
+    expect(await outcomes).toEqual([
+      { status: 'sent', sentAt: expect.any(String), deadLettered: 0 },
+      { status: 'skipped', reason: 'superseded' },
+      { status: 'skipped', reason: 'medication_inactive' },
+      { status: 'skipped', reason: 'dose_closed' },
+      { status: 'skipped', reason: 'medication_deleted' },
+    ]);
+    const sent = await prisma.notificationLog.findMany({ where: { status: 'sent' } });
+    expect(sent.map((r) => r.medicationId)).toEqual([byName.kept, byName.kept, byName.kept]);
+    expect(await prisma.devOutboxMessage.count()).toBe(2);
+  }, 30_000);
 });
 
 describe('escalation and refill activities', () => {
