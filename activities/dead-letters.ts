@@ -1,10 +1,12 @@
 /**
- * Activities of the operator's dead-letter retry (workflows/dead-letters.ts). The API marks a dead
- * letter `retrying` before it starts the retry workflow; these activities reset the notification
- * (or the document upload) to pending, and record the outcome: `retried` (delivered or uploaded, or
- * nothing left to do) or `open` again with the new error. Both are idempotent: they only act on a
- * dead letter still `retrying`.
+ * Dead letters: recording one (every workflow's delivery that exhausted its retries or failed for
+ * good, `recordDeadLetter`), and the operator's retry (workflows/dead-letters.ts). The API marks a
+ * dead letter `retrying` before it starts the retry workflow; the retry activities reset the
+ * notification (or the document upload) to pending, and record the outcome: `retried` (delivered
+ * or uploaded, or nothing left to do) or `open` again with the new error. Both are idempotent:
+ * they only act on a dead letter still `retrying`.
  */
+import { Context } from '@temporalio/activity';
 import type { PrismaClient } from '../shared/db.ts';
 import { documentIdOfDeadLetter } from '../shared/ids.ts';
 import { deliveryKindOf, type DeliveryKind } from '../shared/retry-policies.ts';
@@ -28,6 +30,43 @@ export type DeadLetterRetryPlan =
         | 'dose_reminder_stale';
     };
 
+/**
+ * Keeps a delivery that exhausted its retries or failed for good for an operator. Idempotent per
+ * dedupe key, so a retried call records one dead letter.
+ */
+export async function recordDeadLetterRow(
+  prisma: PrismaClient,
+  input: { dedupeKey: string; error: string; errorType: string | null },
+  execution: { workflowId: string; runId: string },
+): Promise<void> {
+  const log = await prisma.notificationLog.findUnique({ where: { dedupeKey: input.dedupeKey } });
+  await prisma.$transaction([
+    prisma.notificationLog.updateMany({
+      where: { dedupeKey: input.dedupeKey, status: 'pending' },
+      data: { status: 'failed', error: input.error },
+    }),
+    prisma.deadLetter.deleteMany({ where: { dedupeKey: input.dedupeKey, status: 'open' } }),
+    prisma.deadLetter.create({
+      data: {
+        kind: log?.kind ?? 'notification',
+        dedupeKey: input.dedupeKey,
+        recipientId: log?.recipientId ?? null,
+        channel: log?.channel ?? null,
+        payload: {
+          dedupeKey: input.dedupeKey,
+          medicationId: log?.medicationId ?? null,
+          doseAt: log?.doseAt?.toISOString() ?? null,
+        },
+        error: input.error,
+        errorType: input.errorType,
+        attempts: log?.attempts ?? 0,
+        workflowId: execution.workflowId,
+        runId: execution.runId,
+      },
+    }),
+  ]);
+}
+
 export type DeadLetterRetryOutcome =
   | { status: 'delivered'; detail: string }
   | { status: 'failed'; error: string; errorType: string | null }
@@ -35,6 +74,16 @@ export type DeadLetterRetryOutcome =
 
 export function createDeadLetterActivities(prisma: PrismaClient) {
   return {
+    /**
+     * A delivery exhausted its retries or failed for good: keep it for an operator. Idempotent per
+     * dedupe key, so a retried call records one dead letter.
+     */
+    async recordDeadLetter(input: { dedupeKey: string; error: string; errorType: string | null }): Promise<void> {
+      // Activities here are always called from a workflow, so the execution is known.
+      const execution = Context.current().info.workflowExecution ?? { workflowId: 'unknown', runId: 'unknown' };
+      await recordDeadLetterRow(prisma, input, execution);
+    },
+
     async beginDeadLetterRetry({ deadLetterId }: { deadLetterId: string }): Promise<DeadLetterRetryPlan> {
       const deadLetter = await prisma.deadLetter.findUnique({ where: { id: deadLetterId } });
       if (!deadLetter || deadLetter.status !== 'retrying') return { action: 'none', reason: 'not_retrying' };

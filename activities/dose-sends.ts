@@ -24,7 +24,8 @@ import {
   TRANSIENT_DELIVERY_ERROR,
 } from '../shared/retry-policies.ts';
 import type { DeliveryResult, LoadedNotification } from './delivery.ts';
-import { planDoseNotifications, recordDeadLetterRow, type DoseRef } from './medication-reminders.ts';
+import { recordDeadLetterRow } from './dead-letters.ts';
+import { planDoseNotifications, type DoseRef } from './medication-reminders.ts';
 
 export interface ArmedDoseInput extends DoseRef {
   /** The schedule generation the workflow armed the dose under. */

@@ -16,8 +16,9 @@ import {
 import { ApplicationFailure } from '@temporalio/common';
 import { DateTime } from 'luxon';
 import { scheduleDrift } from '../shared/metrics.ts';
-import type { Channel, Medication, PrismaClient } from '../shared/db.ts';
+import type { Medication, PrismaClient } from '../shared/db.ts';
 import type { WorkflowStart } from '../shared/workflow-start.ts';
+import { reachableChannels } from './recipients.ts';
 
 /**
  * One kind of record whose workflow must exist while the record is active. Each is given its
@@ -307,10 +308,7 @@ export function createMaintenanceActivities(deps: MaintenanceDeps) {
           include: { pushTokens: { where: { active: true } } },
         });
         for (const member of caregivers) {
-          const channels = member.channels.filter((channel: Channel) =>
-            channel === 'push' ? member.pushTokens.length > 0 : channel === 'email' ? Boolean(member.email) : true,
-          );
-          for (const channel of channels) {
+          for (const channel of reachableChannels(member)) {
             const dedupeKey = `digest:${circle.id}:${input.day}:${member.id}:${channel}`;
             const row = await prisma.notificationLog.upsert({
               where: { dedupeKey },

@@ -3,9 +3,11 @@
  * fresh state by id and is idempotent: Temporal may run it more than once.
  */
 import { Context } from '@temporalio/activity';
-import type { Channel, Member, Prisma, PrismaClient, PushToken } from '../shared/db.ts';
+import type { Member, Prisma, PrismaClient, PushToken } from '../shared/db.ts';
 import { doseFollowUpText, doseReminderText, missedDoseAlertText, refillText } from '../shared/messages.ts';
 import { dosesPerDay, type MedicationSchedule } from '../shared/schedule.ts';
+import { recordDeadLetterRow } from './dead-letters.ts';
+import { reachableChannels } from './recipients.ts';
 
 export interface DoseRef {
   medicationId: string;
@@ -22,15 +24,6 @@ export type DosePlan =
   | { status: 'planned'; deliveries: string[] };
 
 type Recipient = Member & { pushTokens: PushToken[] };
-
-/** The channels a member can be reached on now: their preferences, minus what they lack. */
-function reachableChannels(member: Recipient): Channel[] {
-  return member.channels.filter((channel: Channel) => {
-    if (channel === 'push') return member.pushTokens.length > 0;
-    if (channel === 'email') return Boolean(member.email);
-    return true;
-  });
-}
 
 /**
  * Writes one pending notification per recipient × channel (idempotent on the dedupe key) and
@@ -154,43 +147,6 @@ export async function planDoseNotifications(
   });
   if (pending.length === 0 && channels > 0) return { status: 'skipped', reason: 'already_sent' };
   return { status: 'planned', deliveries: pending };
-}
-
-/**
- * Keeps a delivery that exhausted its retries or failed for good for an operator. Idempotent per
- * dedupe key, so a retried call records one dead letter.
- */
-export async function recordDeadLetterRow(
-  prisma: PrismaClient,
-  input: { dedupeKey: string; error: string; errorType: string | null },
-  execution: { workflowId: string; runId: string },
-): Promise<void> {
-  const log = await prisma.notificationLog.findUnique({ where: { dedupeKey: input.dedupeKey } });
-  await prisma.$transaction([
-    prisma.notificationLog.updateMany({
-      where: { dedupeKey: input.dedupeKey, status: 'pending' },
-      data: { status: 'failed', error: input.error },
-    }),
-    prisma.deadLetter.deleteMany({ where: { dedupeKey: input.dedupeKey, status: 'open' } }),
-    prisma.deadLetter.create({
-      data: {
-        kind: log?.kind ?? 'notification',
-        dedupeKey: input.dedupeKey,
-        recipientId: log?.recipientId ?? null,
-        channel: log?.channel ?? null,
-        payload: {
-          dedupeKey: input.dedupeKey,
-          medicationId: log?.medicationId ?? null,
-          doseAt: log?.doseAt?.toISOString() ?? null,
-        },
-        error: input.error,
-        errorType: input.errorType,
-        attempts: log?.attempts ?? 0,
-        workflowId: execution.workflowId,
-        runId: execution.runId,
-      },
-    }),
-  ]);
 }
 
 /** The workflow's state as reads see it, written only by the workflow (newest revision wins). */
@@ -346,16 +302,6 @@ export function createMedicationReminderActivities(prisma: PrismaClient) {
         where: { id: medicationId, status: 'active' },
         data: { status: 'completed' },
       });
-    },
-
-    /**
-     * A delivery exhausted its retries or failed for good: keep it for an operator. Idempotent per
-     * dedupe key, so a retried call records one dead letter.
-     */
-    async recordDeadLetter(input: { dedupeKey: string; error: string; errorType: string | null }): Promise<void> {
-      // Activities here are always called from a workflow, so the execution is known.
-      const execution = Context.current().info.workflowExecution ?? { workflowId: 'unknown', runId: 'unknown' };
-      await recordDeadLetterRow(prisma, input, execution);
     },
 
     /** An armed dose that no attempt could send: its unsent notifications become dead letters. */

@@ -1,6 +1,6 @@
 /**
  * Who can be reached on which channel, and writing the pending notification records that make
- * each delivery happen once (appointments, shifts and circle messages share this).
+ * each delivery happen once (appointments, shifts and circle messages share the writing).
  */
 import type { Channel, Member, PrismaClient } from '../shared/db.ts';
 
@@ -19,7 +19,15 @@ export const reachableMemberSelect = {
   pushTokens: { where: { active: true }, select: { id: true } },
 } as const;
 
-/** The channels a member asked for (none listed means all) that can actually reach them. */
+/**
+ * The channels a member asked for that can actually reach them: push needs an active token, email
+ * an address. Every message to a member goes through here (medication reminders, appointments,
+ * shifts, circle messages, the digest).
+ *
+ * An empty list means the default channels, all of them, not none: the API never stores one (a
+ * member's `channels` needs at least one, and starts as all three), so an empty list is a row
+ * written some other way, and reminding nobody about a dose would be the silent failure to avoid.
+ */
 export function reachableChannels(member: ReachableMember): Channel[] {
   const wanted = member.channels.length > 0 ? member.channels : ALL_CHANNELS;
   return wanted.filter((channel) => {

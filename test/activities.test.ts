@@ -58,6 +58,18 @@ async function planAndDeliver(acts: Activities, medicationId: string) {
 }
 
 describe('dose reminder activities', () => {
+  it('reminds a patient whose channel list is empty on the default channels, as every other message does', async () => {
+    const { medication, patient } = await seedPatientWithMedication(prisma);
+    // Not possible through the API (at least one channel); a row written another way.
+    await prisma.member.update({ where: { id: patient.id }, data: { channels: [] } });
+    const planned = await plan(activitiesWith(), medication.id);
+    expect(planned.status === 'planned' && planned.deliveries.map((k) => k.split(':').pop()).sort()).toEqual([
+      'email',
+      'in_app',
+      'push',
+    ]);
+  });
+
   it('deliver one push, one email and one in-app notification per dose, even when run twice', async () => {
     const { medication, patient } = await seedPatientWithMedication(prisma);
     const acts = activitiesWith();
