@@ -1,7 +1,7 @@
 /** Medication requests: the schedule kinds, edits, acknowledgements and queries, with precise errors. */
 import { z } from '@hono/zod-openapi';
 import { MAX_SNOOZE_MINUTES } from '../workflows/medication-messages.ts';
-import { WEEKDAYS } from '../shared/schedule.ts';
+import { WEEKDAYS, type MedicationSchedule } from '../shared/schedule.ts';
 import {
   calendarDate,
   email,
@@ -69,6 +69,37 @@ export const scheduleBody = z
     description: "When to remind. Local dates and times are in `timezone`, the patient's time zone by default.",
   });
 export type ScheduleBody = z.infer<typeof scheduleBody>;
+
+/**
+ * The schedule as stored and read back: its kind and time zone resolved. Its shape is
+ * shared/schedule.ts's `MedicationSchedule`, which the type checks hold it to (here and where
+ * medications are presented); `scheduleBody` above is the same kinds as a client writes them,
+ * with their rules.
+ */
+export const storedScheduleSchema = z
+  .union([
+    z.object({
+      type: z.literal('times').optional(),
+      times: z.array(z.string()).openapi({ description: 'Local times of day, HH:MM' }),
+      daysOfWeek: z.array(z.enum(WEEKDAYS)).optional(),
+      startDate: z.string().optional(),
+      endDate: z.string().optional(),
+      timezone: z.string(),
+    }),
+    z.object({
+      type: z.literal('interval'),
+      everyHours: z.number().int(),
+      firstDoseTime: z.string(),
+      startDate: z.string(),
+      endDate: z.string().optional(),
+      timezone: z.string(),
+    }),
+    z.object({ type: z.literal('once'), at: z.string(), timezone: z.string() }),
+    z.object({ type: z.literal('as_needed'), timezone: z.string() }),
+  ])
+  .openapi('MedicationSchedule', {
+    description: 'The stored schedule; `timezone` is always resolved',
+  }) satisfies z.ZodType<MedicationSchedule>;
 
 const escalationWindowMinutes = z.number().int().min(5, 'must be at least 5').max(720, 'must be at most 720');
 const pillCount = z.number().int().min(0, 'must not be negative').max(100_000);

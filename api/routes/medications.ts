@@ -1,24 +1,18 @@
 /**
- * Medications and their doses. Each medication has a reminder workflow that owns its schedule:
- * edits, pauses and acknowledgements are Updates the workflow validates and applies. Caregivers
- * manage medications; the patient and caregivers record doses; every member of the circle reads.
+ * Medications and their doses: the handlers of the routes in medications.routes.ts. Each
+ * medication has a reminder workflow that owns its schedule: edits, pauses and acknowledgements
+ * are Updates the workflow validates and applies. Caregivers manage medications; the patient and
+ * caregivers record doses; every member of the circle reads.
  */
 import { randomUUID } from 'node:crypto';
-import { createRoute, z } from '@hono/zod-openapi';
-import { WorkflowNotFoundError, WorkflowUpdateFailedError, type WorkflowHandle } from '@temporalio/client';
-import { ApplicationFailure } from '@temporalio/common';
+import { WorkflowNotFoundError, type WorkflowHandle } from '@temporalio/client';
+import { ApplicationFailure, type UpdateDefinition } from '@temporalio/common';
 import type { ContentfulStatusCode } from 'hono/utils/http-status';
 import { config } from '../../shared/config.ts';
 import type { Medication, Prisma, PrismaClient } from '../../shared/db.ts';
 import { medicationWorkflowId } from '../../shared/ids.ts';
 import { dayStart } from '../../shared/local-days.ts';
-import {
-  nextDoseAfter,
-  scheduleType,
-  upcomingDoses,
-  WEEKDAYS,
-  type MedicationSchedule,
-} from '../../shared/schedule.ts';
+import { nextDoseAfter, scheduleType, upcomingDoses, type MedicationSchedule } from '../../shared/schedule.ts';
 import {
   acknowledgeDoseUpdate,
   changeScheduleUpdate,
@@ -31,265 +25,27 @@ import {
 import { medicationWorkflowStart } from '../../workflows/medication-start.ts';
 import { authorize } from '../access.ts';
 import type { ApiDeps } from '../deps.ts';
-import {
-  acknowledgeDoseBody,
-  createMedicationBody,
-  doseHistoryQuery,
-  logDoseBody,
-  medicationListQuery,
-  patchMedicationBody,
-  type ScheduleBody,
-} from '../medication-schemas.ts';
-import { beyondSchema, createRouter, jsonBody, jsonResponse, problems, uuidParams, type Router } from '../openapi.ts';
-import { pageSchema, pageWindow } from '../pagination.ts';
+import type { ScheduleBody } from '../medication-schemas.ts';
+import { createRouter, type Router } from '../openapi.ts';
+import { pageWindow } from '../pagination.ts';
 import { notFound, ProblemError, unavailable, validationFailed } from '../problem.ts';
 import { isUuid } from '../validation.ts';
-import { startWorkflow } from '../workflow-calls.ts';
+import { executeUpdate, startWorkflow, type UpdateAnswers } from '../workflow-calls.ts';
+import {
+  acknowledgeDose,
+  createMedication,
+  deleteMedication,
+  doseHistory,
+  getMedication,
+  listMedications,
+  logDose,
+  patchMedication,
+  pauseMedication,
+  resumeMedication,
+  type MedicationView,
+} from './medications.routes.ts';
 
 const UPCOMING = 5;
-
-// ---- Response schemas ----------------------------------------------------------------------------
-
-const instant = z.iso.datetime({ offset: true });
-const medicationStatus = z.enum(['active', 'paused', 'cancelled', 'completed']);
-
-const MedicationScheduleSchema = z
-  .union([
-    z.object({
-      type: z.literal('times').optional(),
-      times: z.array(z.string()).openapi({ description: 'Local times of day, HH:MM' }),
-      daysOfWeek: z.array(z.enum(WEEKDAYS)).optional(),
-      startDate: z.string().optional(),
-      endDate: z.string().optional(),
-      timezone: z.string(),
-    }),
-    z.object({
-      type: z.literal('interval'),
-      everyHours: z.number().int(),
-      firstDoseTime: z.string(),
-      startDate: z.string(),
-      endDate: z.string().optional(),
-      timezone: z.string(),
-    }),
-    z.object({ type: z.literal('once'), at: z.string(), timezone: z.string() }),
-    z.object({ type: z.literal('as_needed'), timezone: z.string() }),
-  ])
-  .openapi('MedicationSchedule', { description: 'The stored schedule; `timezone` is always resolved' });
-
-const OpenDoseSchema = z
-  .object({
-    doseAt: instant,
-    status: z.enum(['armed', 'reminded', 'snoozed']),
-    snoozedUntil: instant.nullable(),
-    escalatesAt: instant.openapi({ description: 'When caregivers are alerted unless acknowledged before' }),
-  })
-  .openapi('OpenDose');
-
-const MedicationSchema = z
-  .object({
-    id: z.uuid(),
-    careCircleId: z.uuid(),
-    patientId: z.uuid(),
-    name: z.string(),
-    dosage: z.string().nullable(),
-    schedule: MedicationScheduleSchema,
-    status: medicationStatus,
-    workflowId: z.string(),
-    escalationWindowMinutes: z.number().int(),
-    pillCount: z.number().int().nullable(),
-    pillsPerDose: z.number().int(),
-    refillThresholdDays: z.number().int(),
-    nextDoseAt: instant.nullable(),
-    upcomingDoses: z.array(instant),
-    openDoses: z.array(OpenDoseSchema),
-    lastDoseAt: instant.nullable(),
-    createdAt: instant,
-  })
-  .openapi('Medication');
-
-const MedicationSummarySchema = z
-  .object({
-    id: z.uuid(),
-    name: z.string(),
-    dosage: z.string().nullable(),
-    patientId: z.uuid(),
-    status: medicationStatus,
-    createdAt: instant,
-  })
-  .openapi('MedicationSummary');
-
-const CreatedMedicationSchema = z
-  .object({ id: z.uuid(), workflowId: z.string(), nextDoseAt: instant.nullable() })
-  .openapi('CreatedMedication');
-
-const DoseAcknowledgementSchema = z
-  .object({
-    doseAt: instant,
-    status: z.enum(['taken', 'skipped', 'snoozed']),
-    snoozedUntil: instant.nullable(),
-    late: z.boolean().openapi({ description: 'Logged after the dose window closed' }),
-  })
-  .openapi('DoseAcknowledgement');
-
-const LoggedDoseSchema = z.object({ takenAt: instant }).openapi('LoggedDose');
-
-const DoseEventSchema = z
-  .object({
-    doseAt: instant,
-    status: z.enum(['scheduled', 'reminded', 'snoozed', 'taken', 'skipped', 'missed']),
-    source: z.enum(['schedule', 'as_needed']),
-    remindedAt: instant.nullable(),
-    acknowledgedAt: instant.nullable(),
-    acknowledgedBy: z
-      .object({ id: z.uuid(), name: z.string(), role: z.enum(['patient', 'caregiver', 'family']) })
-      .nullable(),
-    snoozedUntil: instant.nullable(),
-    late: z.boolean(),
-  })
-  .openapi('DoseEvent');
-
-// ---- Routes --------------------------------------------------------------------------------------
-
-const tags = ['Medications'];
-const params = uuidParams('id');
-
-const createMedication = createRoute({
-  method: 'post',
-  path: '/',
-  tags,
-  summary: 'Create a medication and start its reminders (caregivers)',
-  request: { body: jsonBody(createMedicationBody) },
-  responses: {
-    201: jsonResponse(CreatedMedicationSchema, 'Created; its reminder workflow is running'),
-    ...problems(
-      beyondSchema(
-        400,
-        'patientId: a member of the circle with role patient',
-        'schedule: endDate is not before startDate, and the schedule has a dose still to come',
-      ),
-      400,
-      403,
-      404,
-      409,
-      413,
-      415,
-      422,
-    ),
-  },
-});
-
-const listMedications = createRoute({
-  method: 'get',
-  path: '/',
-  tags,
-  summary: "A care circle's medications, newest first",
-  request: { query: medicationListQuery },
-  responses: {
-    200: jsonResponse(pageSchema(MedicationSummarySchema, 'MedicationPage'), 'A page of medications'),
-    ...problems(400, 404),
-  },
-});
-
-const getMedication = createRoute({
-  method: 'get',
-  path: '/{id}',
-  tags,
-  summary: 'A medication, with its next and open doses',
-  request: { params },
-  responses: { 200: jsonResponse(MedicationSchema, 'The medication'), ...problems(404) },
-});
-
-const patchMedication = createRoute({
-  method: 'patch',
-  path: '/{id}',
-  tags,
-  summary: 'Edit a medication or its schedule (caregivers)',
-  request: { params, body: jsonBody(patchMedicationBody) },
-  responses: {
-    200: jsonResponse(MedicationSchema, 'The medication as changed'),
-    ...problems(
-      beyondSchema(400, 'schedule: endDate is not before startDate, and the schedule has a dose still to come'),
-      400,
-      403,
-      404,
-      409,
-      413,
-      415,
-      422,
-    ),
-  },
-});
-
-const pauseMedication = createRoute({
-  method: 'post',
-  path: '/{id}/pause',
-  tags,
-  summary: 'Pause reminders (caregivers)',
-  request: { params },
-  responses: {
-    200: jsonResponse(MedicationSchema, 'The medication, paused'),
-    ...problems(400, 403, 404, 409, 413, 415, 422),
-  },
-});
-
-const resumeMedication = createRoute({
-  method: 'post',
-  path: '/{id}/resume',
-  tags,
-  summary: 'Resume reminders (caregivers)',
-  request: { params },
-  responses: {
-    200: jsonResponse(MedicationSchema, 'The medication, active again'),
-    ...problems(400, 403, 404, 409, 413, 415, 422),
-  },
-});
-
-const acknowledgeDose = createRoute({
-  method: 'post',
-  path: '/{id}/doses/acknowledge',
-  tags,
-  summary: 'Mark a due dose taken, skipped or snoozed, as yourself (the patient or caregivers)',
-  request: { params, body: jsonBody(acknowledgeDoseBody) },
-  responses: {
-    200: jsonResponse(DoseAcknowledgementSchema, 'The dose as acknowledged'),
-    ...problems(400, 403, 404, 409, 413, 415, 422),
-  },
-});
-
-const logDose = createRoute({
-  method: 'post',
-  path: '/{id}/doses',
-  tags,
-  summary: 'Log an as-needed dose taken, as yourself (the patient or caregivers)',
-  request: { params, body: jsonBody(logDoseBody) },
-  responses: {
-    201: jsonResponse(LoggedDoseSchema, 'Logged'),
-    ...problems(400, 403, 404, 409, 413, 415, 422),
-  },
-});
-
-const doseHistory = createRoute({
-  method: 'get',
-  path: '/{id}/doses',
-  tags,
-  summary: 'Dose history, newest first: what happened to each dose and who acknowledged it',
-  request: { params, query: doseHistoryQuery },
-  responses: {
-    200: jsonResponse(pageSchema(DoseEventSchema, 'DoseEventPage'), 'A page of doses'),
-    ...problems(beyondSchema(400, 'to: not before from'), 404),
-  },
-});
-
-const deleteMedication = createRoute({
-  method: 'delete',
-  path: '/{id}',
-  tags,
-  summary: 'Cancel a medication and stop its reminders (caregivers)',
-  request: { params },
-  responses: { 200: jsonResponse(MedicationSchema, 'The medication, cancelled'), ...problems(403, 404, 409) },
-});
-
-// ---- Helpers -------------------------------------------------------------------------------------
 
 /** HTTP answer for each reason the workflow refuses an Update. */
 const REJECTION_STATUS: Record<UpdateRejection, ContentfulStatusCode> = {
@@ -301,24 +57,20 @@ const REJECTION_STATUS: Record<UpdateRejection, ContentfulStatusCode> = {
   ScheduleEnded: 409,
 };
 
-/** Turns an Update that failed into the client's answer: refused (4xx) or Temporal trouble (503). */
-function updateProblem(err: unknown): ProblemError {
-  if (err instanceof WorkflowUpdateFailedError && err.cause instanceof ApplicationFailure) {
+/** How the schedule answers an Update it does not take: its reason for refusing (4xx), or 503. */
+const scheduleUpdateAnswers: UpdateAnswers = {
+  refused(err) {
+    if (!(err.cause instanceof ApplicationFailure))
+      return unavailable('Could not reach the schedule; retry shortly', err);
     const type = (err.cause.type ?? 'InvalidRequest') as UpdateRejection;
     const status = REJECTION_STATUS[type] ?? 422;
     const slug = type.replace(/([a-z])([A-Z])/g, '$1-$2').toLowerCase();
     return new ProblemError(status, slug, 'Request refused by the schedule', err.cause.message);
-  }
-  if (err instanceof WorkflowNotFoundError) {
-    return new ProblemError(
-      409,
-      'schedule-not-running',
-      'Schedule not running',
-      'This medication has no running schedule',
-    );
-  }
-  return unavailable('Could not reach the schedule; retry shortly', err);
-}
+  },
+  notRunning: () =>
+    new ProblemError(409, 'schedule-not-running', 'Schedule not running', 'This medication has no running schedule'),
+  unreachable: 'Could not reach the schedule; retry shortly',
+};
 
 /** The schedule as stored: kind made explicit, time zone resolved to the patient's when not given. */
 function resolveSchedule(body: ScheduleBody, patientTimezone: string): MedicationSchedule {
@@ -331,7 +83,7 @@ function resolveSchedule(body: ScheduleBody, patientTimezone: string): Medicatio
  * function of the schedule. No request waits for Temporal, and reads keep answering while it is
  * unavailable.
  */
-function present(medication: Medication): z.infer<typeof MedicationSchema> {
+function present(medication: Medication): MedicationView {
   const schedule = medication.schedule as unknown as MedicationSchedule;
   return {
     id: medication.id,
@@ -417,13 +169,9 @@ export function medicationRoutes({ prisma, temporal, taskQueue }: ApiDeps): Rout
     return { medication, member };
   }
 
-  async function runUpdate<T>(medication: Medication, run: (handle: WorkflowHandle) => Promise<T>): Promise<T> {
-    try {
-      return await run(handleOf(medication));
-    } catch (err) {
-      throw updateProblem(err);
-    }
-  }
+  /** An Update of the medication's workflow; the workflow writes its projection before it answers. */
+  const runUpdate = <Ret, Args extends unknown[]>(m: Medication, update: UpdateDefinition<Ret, Args>, ...args: Args) =>
+    executeUpdate(temporal, m.workflowId, update, args, scheduleUpdateAnswers);
 
   /** The medication as it is now (after an Update, the workflow has written its projection). */
   const view = async (id: string) => present(await loadMedication(prisma, id));
@@ -547,18 +295,12 @@ export function medicationRoutes({ prisma, temporal, taskQueue }: ApiDeps): Rout
         throw validationFailed([{ path: 'schedule', message: 'has no dose in the future (check its dates)' }]);
       }
       // The workflow owns the schedule: it validates the change, applies it and saves it.
-      await runUpdate(medication, (h) =>
-        h.executeUpdate(changeScheduleUpdate, {
-          args: [
-            {
-              ...(schedule ? { schedule } : {}),
-              ...(body.escalationWindowMinutes !== undefined
-                ? { escalationWindowMinutes: body.escalationWindowMinutes }
-                : {}),
-            },
-          ],
-        }),
-      );
+      await runUpdate(medication, changeScheduleUpdate, {
+        ...(schedule ? { schedule } : {}),
+        ...(body.escalationWindowMinutes !== undefined
+          ? { escalationWindowMinutes: body.escalationWindowMinutes }
+          : {}),
+      });
       if (body.schedule) {
         await prisma.medication.update({
           where: { id: medication.id },
@@ -583,14 +325,14 @@ export function medicationRoutes({ prisma, temporal, taskQueue }: ApiDeps): Rout
   app.openapi(pauseMedication, async (c) => {
     const { medication } = await authorized(c, c.req.valid('param').id, 'manageMedications');
     assertRunning(medication);
-    await runUpdate(medication, (h) => h.executeUpdate(pauseUpdate));
+    await runUpdate(medication, pauseUpdate);
     return c.json(await view(medication.id), 200);
   });
 
   app.openapi(resumeMedication, async (c) => {
     const { medication } = await authorized(c, c.req.valid('param').id, 'manageMedications');
     assertRunning(medication);
-    await runUpdate(medication, (h) => h.executeUpdate(resumeUpdate));
+    await runUpdate(medication, resumeUpdate);
     return c.json(await view(medication.id), 200);
   });
 
@@ -598,18 +340,12 @@ export function medicationRoutes({ prisma, temporal, taskQueue }: ApiDeps): Rout
     const body = c.req.valid('json');
     const { medication, member } = await authorizedToRecord(c, c.req.valid('param').id);
     assertRunning(medication);
-    const result = await runUpdate(medication, (h) =>
-      h.executeUpdate(acknowledgeDoseUpdate, {
-        args: [
-          {
-            doseAt: body.doseAt,
-            action: body.action,
-            memberId: member.id,
-            ...(body.snoozeMinutes !== undefined ? { snoozeMinutes: body.snoozeMinutes } : {}),
-          },
-        ],
-      }),
-    );
+    const result = await runUpdate(medication, acknowledgeDoseUpdate, {
+      doseAt: body.doseAt,
+      action: body.action,
+      memberId: member.id,
+      ...(body.snoozeMinutes !== undefined ? { snoozeMinutes: body.snoozeMinutes } : {}),
+    });
     return c.json(result, 200);
   });
 
@@ -618,11 +354,10 @@ export function medicationRoutes({ prisma, temporal, taskQueue }: ApiDeps): Rout
     const body = c.req.valid('json');
     const { medication, member } = await authorizedToRecord(c, c.req.valid('param').id);
     assertRunning(medication);
-    const result = await runUpdate(medication, (h) =>
-      h.executeUpdate(logAsNeededDoseUpdate, {
-        args: [{ memberId: member.id, ...(body.takenAt ? { takenAt: body.takenAt } : {}) }],
-      }),
-    );
+    const result = await runUpdate(medication, logAsNeededDoseUpdate, {
+      memberId: member.id,
+      ...(body.takenAt ? { takenAt: body.takenAt } : {}),
+    });
     return c.json(result, 201);
   });
 
