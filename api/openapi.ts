@@ -3,8 +3,9 @@
  * one the OpenAPI document shows, so the spec cannot drift from the code. This module holds what
  * route files share: the router factory, the problem schema and the response helpers.
  */
-import { OpenAPIHono, z } from '@hono/zod-openapi';
+import { createRoute, OpenAPIHono, z } from '@hono/zod-openapi';
 import type { Principal } from '../shared/auth-tokens.ts';
+import { pageSchema } from './pagination.ts';
 import { validationFailed, zodFieldErrors } from './problem.ts';
 
 /** What middleware hands to route handlers. */
@@ -124,3 +125,43 @@ export function uuidParams<K extends string>(...names: K[]) {
 }
 
 export const CreatedSchema = z.object({ id: z.uuid() }).openapi('Created');
+
+/** GET / of a resource whose records belong to care circles: a page of one circle's, or 400/404. */
+export function circlePageRoute<Q extends z.ZodObject, S extends z.ZodType>(route: {
+  tags: string[];
+  summary: string;
+  query: Q;
+  item: S;
+  /** The page schema's name in the document, e.g. "MedicationPage". */
+  page: string;
+  description: string;
+}) {
+  return createRoute({
+    method: 'get',
+    path: '/',
+    tags: route.tags,
+    summary: route.summary,
+    request: { query: route.query },
+    responses: {
+      200: jsonResponse(pageSchema(route.item, route.page), route.description),
+      ...problems(400, 404),
+    },
+  });
+}
+
+/** GET /{id}: one record, or 404 (also to whoever may not see it). */
+export function recordRoute<S extends z.ZodType>(route: {
+  tags: string[];
+  summary: string;
+  schema: S;
+  description: string;
+}) {
+  return createRoute({
+    method: 'get',
+    path: '/{id}',
+    tags: route.tags,
+    summary: route.summary,
+    request: { params: uuidParams('id') },
+    responses: { 200: jsonResponse(route.schema, route.description), ...problems(404) },
+  });
+}

@@ -93,3 +93,24 @@ export function updateWorkflow<Ret, Args extends [unknown, ...unknown[]]>(
 ): Promise<Ret> {
   return executeUpdate(temporal, workflowId, update, args, recordUpdateAnswers, { timeoutMs: UPDATE_TIMEOUT_MS });
 }
+
+/** A workflow's own view of its record, or null when it cannot say: a nicety, never a failure. */
+export async function queryWorkflowStatus<T>(temporal: Client, workflowId: string): Promise<T | null> {
+  try {
+    return await temporal.workflow.getHandle(workflowId).query<T>('status');
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * Stops a record's workflow after the record was marked cancelled: a workflow already gone needs
+ * nothing; one Temporal could not be told about is a 503 with `unreachable` as its detail.
+ */
+export async function cancelWorkflow(temporal: Client, workflowId: string, unreachable: string): Promise<void> {
+  try {
+    await temporal.workflow.getHandle(workflowId).cancel();
+  } catch (err) {
+    if (!(err instanceof WorkflowNotFoundError)) throw unavailable(unreachable, err);
+  }
+}

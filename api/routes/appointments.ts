@@ -1,12 +1,10 @@
 /**
- * Appointments: POST creates the row and starts workflow `appointment:<id>`; PATCH (reschedule,
+ * Appointments, the handlers of appointments.routes.ts: POST creates the row and starts workflow `appointment:<id>`; PATCH (reschedule,
  * attendees, offsets, wording) writes the row and hands the new snapshot to the running workflow as
  * an Update, inside one transaction, so a refusal or an unreachable Temporal changes nothing;
  * DELETE cancels. Caregivers manage appointments; every member of the circle sees them.
  */
 import { randomUUID } from 'node:crypto';
-import { createRoute, z } from '@hono/zod-openapi';
-import { WorkflowNotFoundError } from '@temporalio/client';
 import type { Context } from 'hono';
 import { config } from '../../shared/config.ts';
 import type { Appointment, Member, PrismaClient } from '../../shared/db.ts';
@@ -16,149 +14,20 @@ import { appointmentChangedUpdate, type AppointmentReminderStatus } from '../../
 import { appointmentWorkflowStart } from '../../workflows/appointment-start.ts';
 import { authorize } from '../access.ts';
 import type { ApiDeps } from '../deps.ts';
-import {
-  beyondSchema,
-  createRouter,
-  jsonBody,
-  jsonResponse,
-  problems,
-  uuidParams,
-  type AppEnv,
-  type Router,
-} from '../openapi.ts';
-import { pageSchema, pageWindow } from '../pagination.ts';
+import { createRouter, type AppEnv, type Router } from '../openapi.ts';
+import { pageWindow } from '../pagination.ts';
 import { notFound, ProblemError, unavailable, validationFailed, type FieldError } from '../problem.ts';
-import { circleListQuery, createAppointmentBody, updateAppointmentBody } from '../scheduling-schemas.ts';
 import { isUuid } from '../validation.ts';
-import { startWorkflow, updateWorkflow } from '../workflow-calls.ts';
+import { cancelWorkflow, queryWorkflowStatus, startWorkflow, updateWorkflow } from '../workflow-calls.ts';
+import {
+  cancelAppointment,
+  createAppointment,
+  getAppointment,
+  listAppointments,
+  updateAppointment,
+} from './appointments.routes.ts';
 
 const MINUTE = 60_000;
-
-const AppointmentSummarySchema = z
-  .object({
-    id: z.uuid(),
-    careCircleId: z.uuid(),
-    patientId: z.uuid(),
-    title: z.string(),
-    location: z.string().nullable(),
-    startsAt: z.iso.datetime(),
-    timezone: z.string().openapi({ description: 'IANA time zone the appointment is shown in' }),
-    attendeeIds: z.array(z.uuid()).openapi({ description: 'The patient first, then the caregivers attending' }),
-    reminderOffsetsMinutes: z.array(z.number().int()),
-    status: z.enum(['scheduled', 'cancelled', 'completed']),
-    version: z.number().int().openapi({ description: 'Bumped by every change' }),
-    workflowId: z.string(),
-    createdAt: z.iso.datetime(),
-    updatedAt: z.iso.datetime(),
-  })
-  .openapi('AppointmentSummary');
-
-const AppointmentSchema = AppointmentSummarySchema.extend({
-  nextReminderAt: z.iso
-    .datetime()
-    .nullable()
-    .openapi({ description: "The next reminder, in the reminder workflow's view; null when none is ahead" }),
-  reminders: z
-    .array(
-      z.object({
-        offsetMinutes: z.number().int(),
-        startsAt: z.iso.datetime().openapi({ description: 'The start time the reminder was about' }),
-        status: z.enum(['sent', 'superseded', 'skipped']),
-      }),
-    )
-    .openapi({ description: 'Reminders handled so far' }),
-}).openapi('Appointment');
-
-const CreatedAppointmentSchema = z
-  .object({
-    id: z.uuid(),
-    workflowId: z.string(),
-    startsAt: z.iso.datetime(),
-    nextReminderAt: z.iso.datetime().nullable(),
-  })
-  .openapi('CreatedAppointment');
-
-const tags = ['Appointments'];
-const params = uuidParams('id');
-
-const createAppointment = createRoute({
-  method: 'post',
-  path: '/',
-  tags,
-  summary: 'Create an appointment and start its reminders (caregivers)',
-  request: { body: jsonBody(createAppointmentBody) },
-  responses: {
-    201: jsonResponse(CreatedAppointmentSchema, 'Created; its reminder workflow is running'),
-    ...problems(
-      beyondSchema(
-        400,
-        'startsAt: in the future',
-        'patientId: a member of the circle with role patient',
-        'caregiverIds: caregivers or family members of the circle',
-      ),
-      400,
-      403,
-      404,
-      409,
-      413,
-      415,
-      422,
-    ),
-  },
-});
-
-const listAppointments = createRoute({
-  method: 'get',
-  path: '/',
-  tags,
-  summary: "A care circle's appointments, by start time (earliest first, then id)",
-  request: { query: circleListQuery },
-  responses: {
-    200: jsonResponse(pageSchema(AppointmentSummarySchema, 'AppointmentPage'), 'A page of appointments'),
-    ...problems(400, 404),
-  },
-});
-
-const getAppointment = createRoute({
-  method: 'get',
-  path: '/{id}',
-  tags,
-  summary: 'An appointment, with its reminders as the workflow sees them',
-  request: { params },
-  responses: { 200: jsonResponse(AppointmentSchema, 'The appointment'), ...problems(404) },
-});
-
-const updateAppointment = createRoute({
-  method: 'patch',
-  path: '/{id}',
-  tags,
-  summary: 'Reschedule an appointment or change its attendees, reminders or wording (caregivers)',
-  request: { params, body: jsonBody(updateAppointmentBody) },
-  responses: {
-    200: jsonResponse(AppointmentSchema, 'Changed; the running workflow has taken the change'),
-    ...problems(
-      beyondSchema(400, 'startsAt: in the future', 'caregiverIds: caregivers or family members of the circle'),
-      400,
-      403,
-      404,
-      409,
-      413,
-      415,
-    ),
-  },
-});
-
-const cancelAppointment = createRoute({
-  method: 'delete',
-  path: '/{id}',
-  tags,
-  summary: 'Cancel an appointment and its reminders (caregivers)',
-  request: { params },
-  responses: {
-    200: jsonResponse(AppointmentSchema, 'Cancelled (again, if it already was)'),
-    ...problems(403, 404, 409),
-  },
-});
 
 /** The earliest reminder still ahead, as the workflow will compute it. */
 function nextReminder(startsAt: Date, offsets: number[], now = Date.now()): string | null {
@@ -292,14 +161,10 @@ export function appointmentRoutes({ prisma, temporal }: ApiDeps): Router {
 
   app.openapi(getAppointment, async (c) => {
     const appointment = await load(c, c.req.valid('param').id, 'view');
-    let workflow: AppointmentReminderStatus | null = null;
-    if (appointment.status === 'scheduled') {
-      try {
-        workflow = await temporal.workflow.getHandle(appointment.workflowId).query<AppointmentReminderStatus>('status');
-      } catch {
-        // The workflow's view is a nicety; the appointment itself is still worth returning.
-      }
-    }
+    const workflow =
+      appointment.status === 'scheduled'
+        ? await queryWorkflowStatus<AppointmentReminderStatus>(temporal, appointment.workflowId)
+        : null;
     return c.json(present(appointment, workflow), 200);
   });
 
@@ -359,13 +224,11 @@ export function appointmentRoutes({ prisma, temporal }: ApiDeps): Router {
       where: { id: appointment.id },
       data: { status: 'cancelled', version: { increment: appointment.status === 'cancelled' ? 0 : 1 } },
     });
-    try {
-      await temporal.workflow.getHandle(appointment.workflowId).cancel();
-    } catch (err) {
-      if (!(err instanceof WorkflowNotFoundError)) {
-        throw unavailable('Appointment cancelled, but its workflow could not be stopped yet; retry the request', err);
-      }
-    }
+    await cancelWorkflow(
+      temporal,
+      appointment.workflowId,
+      'Appointment cancelled, but its workflow could not be stopped yet; retry the request',
+    );
     return c.json(present(cancelled, null), 200);
   });
 

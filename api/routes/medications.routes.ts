@@ -12,7 +12,15 @@ import {
   patchMedicationBody,
   storedScheduleSchema,
 } from '../medication-schemas.ts';
-import { beyondSchema, jsonBody, jsonResponse, problems, uuidParams } from '../openapi.ts';
+import {
+  beyondSchema,
+  circlePageRoute,
+  jsonBody,
+  jsonResponse,
+  problems,
+  recordRoute,
+  uuidParams,
+} from '../openapi.ts';
 import { pageSchema } from '../pagination.ts';
 
 const instant = z.iso.datetime({ offset: true });
@@ -120,25 +128,20 @@ export const createMedication = createRoute({
   },
 });
 
-export const listMedications = createRoute({
-  method: 'get',
-  path: '/',
+export const listMedications = circlePageRoute({
   tags,
   summary: "A care circle's medications, newest first",
-  request: { query: medicationListQuery },
-  responses: {
-    200: jsonResponse(pageSchema(MedicationSummarySchema, 'MedicationPage'), 'A page of medications'),
-    ...problems(400, 404),
-  },
+  query: medicationListQuery,
+  item: MedicationSummarySchema,
+  page: 'MedicationPage',
+  description: 'A page of medications',
 });
 
-export const getMedication = createRoute({
-  method: 'get',
-  path: '/{id}',
+export const getMedication = recordRoute({
   tags,
   summary: 'A medication, with its next and open doses',
-  request: { params },
-  responses: { 200: jsonResponse(MedicationSchema, 'The medication'), ...problems(404) },
+  schema: MedicationSchema,
+  description: 'The medication',
 });
 
 export const patchMedication = createRoute({

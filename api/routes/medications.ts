@@ -5,7 +5,7 @@
  * caregivers record doses; every member of the circle reads.
  */
 import { randomUUID } from 'node:crypto';
-import { WorkflowNotFoundError, type WorkflowHandle } from '@temporalio/client';
+import type { WorkflowHandle } from '@temporalio/client';
 import { ApplicationFailure, type UpdateDefinition } from '@temporalio/common';
 import type { ContentfulStatusCode } from 'hono/utils/http-status';
 import { config } from '../../shared/config.ts';
@@ -30,7 +30,7 @@ import { createRouter, type Router } from '../openapi.ts';
 import { pageWindow } from '../pagination.ts';
 import { notFound, ProblemError, unavailable, validationFailed } from '../problem.ts';
 import { isUuid } from '../validation.ts';
-import { executeUpdate, startWorkflow, type UpdateAnswers } from '../workflow-calls.ts';
+import { cancelWorkflow, executeUpdate, startWorkflow, type UpdateAnswers } from '../workflow-calls.ts';
 import {
   acknowledgeDose,
   createMedication,
@@ -416,16 +416,11 @@ export function medicationRoutes({ prisma, temporal, taskQueue }: ApiDeps): Rout
         'This medication is still being created; retry shortly',
       );
     }
-    try {
-      await handleOf(medication).cancel();
-    } catch (err) {
-      if (!(err instanceof WorkflowNotFoundError)) {
-        throw unavailable(
-          'Medication cancelled; its workflow could not be stopped yet and will be stopped automatically (retrying the request also does it)',
-          err,
-        );
-      }
-    }
+    await cancelWorkflow(
+      temporal,
+      medication.workflowId,
+      'Medication cancelled; its workflow could not be stopped yet and will be stopped automatically (retrying the request also does it)',
+    );
     await prisma.medication.updateMany({
       where: { id: medication.id, workflowSync: 'cancelling' },
       data: { workflowSync: null },

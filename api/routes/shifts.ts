@@ -5,8 +5,6 @@
  * neither); DELETE cancels. Caregivers manage shifts; every member of the circle sees them.
  */
 import { randomUUID } from 'node:crypto';
-import { createRoute, z } from '@hono/zod-openapi';
-import { WorkflowNotFoundError } from '@temporalio/client';
 import type { Context } from 'hono';
 import { config } from '../../shared/config.ts';
 import type { PrismaClient, Shift } from '../../shared/db.ts';
@@ -16,145 +14,12 @@ import { shiftChangedUpdate, type ShiftReminderStatus } from '../../workflows/sh
 import { shiftWorkflowStart } from '../../workflows/shift-start.ts';
 import { authorize } from '../access.ts';
 import type { ApiDeps } from '../deps.ts';
-import {
-  beyondSchema,
-  createRouter,
-  jsonBody,
-  jsonResponse,
-  problems,
-  uuidParams,
-  type AppEnv,
-  type Router,
-} from '../openapi.ts';
-import { pageSchema, pageWindow } from '../pagination.ts';
+import { createRouter, type AppEnv, type Router } from '../openapi.ts';
+import { pageWindow } from '../pagination.ts';
 import { notFound, ProblemError, unavailable, validationFailed, type FieldError } from '../problem.ts';
-import { circleListQuery, createShiftBody, updateShiftBody } from '../scheduling-schemas.ts';
 import { isUuid } from '../validation.ts';
-import { startWorkflow, updateWorkflow } from '../workflow-calls.ts';
-
-const ShiftSummarySchema = z
-  .object({
-    id: z.uuid(),
-    careCircleId: z.uuid(),
-    title: z.string().nullable(),
-    startsAt: z.iso.datetime(),
-    endsAt: z.iso.datetime(),
-    assigneeId: z.uuid().nullable().openapi({ description: 'The member taking the shift; null while unassigned' }),
-    reminderLeadMinutes: z.number().int(),
-    unassignedAlertMinutes: z.number().int(),
-    status: z.enum(['scheduled', 'cancelled', 'completed']),
-    version: z.number().int().openapi({ description: 'Bumped by every change (assign, reassign, swap)' }),
-    workflowId: z.string(),
-    createdAt: z.iso.datetime(),
-    updatedAt: z.iso.datetime(),
-  })
-  .openapi('ShiftSummary');
-
-const ShiftSchema = ShiftSummarySchema.extend({
-  next: z
-    .object({
-      action: z.enum(['remind_assignee', 'alert_circle', 'start', 'end']),
-      at: z.iso.datetime(),
-    })
-    .nullable()
-    .openapi({ description: "What the shift's workflow does next, and when; null when unknown or over" }),
-  remindedAssignees: z.array(z.uuid()).openapi({ description: 'Assignees reminded so far' }),
-}).openapi('Shift');
-
-const ShiftChangeSchema = ShiftSchema.extend({
-  swappedWith: z
-    .object({ id: z.uuid(), assigneeId: z.uuid().nullable() })
-    .optional()
-    .openapi({ description: 'After a swap: the other shift and its new assignee' }),
-}).openapi('ShiftChange');
-
-const CreatedShiftSchema = z.object({ id: z.uuid(), workflowId: z.string() }).openapi('CreatedShift');
-
-const tags = ['Shifts'];
-const params = uuidParams('id');
-
-const createShift = createRoute({
-  method: 'post',
-  path: '/',
-  tags,
-  summary: 'Create a caregiver shift and start its reminders (caregivers)',
-  request: { body: jsonBody(createShiftBody) },
-  responses: {
-    201: jsonResponse(CreatedShiftSchema, 'Created; its workflow is running'),
-    ...problems(
-      beyondSchema(
-        400,
-        'startsAt: in the future',
-        'endsAt: after startsAt, at most 7 days later',
-        'assigneeId: a caregiver or family member of the circle',
-      ),
-      400,
-      403,
-      404,
-      409,
-      413,
-      415,
-      422,
-    ),
-  },
-});
-
-const listShifts = createRoute({
-  method: 'get',
-  path: '/',
-  tags,
-  summary: "A care circle's shifts, by start time (earliest first, then id)",
-  request: { query: circleListQuery },
-  responses: {
-    200: jsonResponse(pageSchema(ShiftSummarySchema, 'ShiftPage'), 'A page of shifts'),
-    ...problems(400, 404),
-  },
-});
-
-const getShift = createRoute({
-  method: 'get',
-  path: '/{id}',
-  tags,
-  summary: 'A shift, with what its workflow does next',
-  request: { params },
-  responses: { 200: jsonResponse(ShiftSchema, 'The shift'), ...problems(404) },
-});
-
-const updateShift = createRoute({
-  method: 'patch',
-  path: '/{id}',
-  tags,
-  summary: 'Assign, reassign or unassign a shift, or swap assignees with another shift (caregivers)',
-  request: { params, body: jsonBody(updateShiftBody) },
-  responses: {
-    200: jsonResponse(ShiftChangeSchema, 'Changed; the running workflows have taken the change'),
-    ...problems(
-      beyondSchema(
-        400,
-        'assigneeId: a caregiver or family member of the circle',
-        'swapWithShiftId: another shift of the same circle',
-      ),
-      400,
-      403,
-      404,
-      409,
-      413,
-      415,
-    ),
-  },
-});
-
-const cancelShift = createRoute({
-  method: 'delete',
-  path: '/{id}',
-  tags,
-  summary: 'Cancel a shift and its reminders (caregivers)',
-  request: { params },
-  responses: {
-    200: jsonResponse(ShiftSchema, 'Cancelled (again, if it already was)'),
-    ...problems(403, 404, 409),
-  },
-});
+import { cancelWorkflow, queryWorkflowStatus, startWorkflow, updateWorkflow } from '../workflow-calls.ts';
+import { cancelShift, createShift, getShift, listShifts, updateShift } from './shifts.routes.ts';
 
 function summary(s: Shift) {
   return {
@@ -257,14 +122,8 @@ export function shiftRoutes({ prisma, temporal }: ApiDeps): Router {
 
   app.openapi(getShift, async (c) => {
     const shift = await load(c, c.req.valid('param').id, 'view');
-    let workflow: ShiftReminderStatus | null = null;
-    if (shift.status === 'scheduled') {
-      try {
-        workflow = await temporal.workflow.getHandle(shift.workflowId).query<ShiftReminderStatus>('status');
-      } catch {
-        // The workflow's view is a nicety; the shift itself is still worth returning.
-      }
-    }
+    const workflow =
+      shift.status === 'scheduled' ? await queryWorkflowStatus<ShiftReminderStatus>(temporal, shift.workflowId) : null;
     return c.json(present(shift, workflow), 200);
   });
 
@@ -341,13 +200,11 @@ export function shiftRoutes({ prisma, temporal }: ApiDeps): Router {
       where: { id: shift.id },
       data: { status: 'cancelled', version: { increment: shift.status === 'cancelled' ? 0 : 1 } },
     });
-    try {
-      await temporal.workflow.getHandle(shift.workflowId).cancel();
-    } catch (err) {
-      if (!(err instanceof WorkflowNotFoundError)) {
-        throw unavailable('Shift cancelled, but its workflow could not be stopped yet; retry the request', err);
-      }
-    }
+    await cancelWorkflow(
+      temporal,
+      shift.workflowId,
+      'Shift cancelled, but its workflow could not be stopped yet; retry the request',
+    );
     return c.json(present(cancelled, null), 200);
   });
 
