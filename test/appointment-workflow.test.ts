@@ -15,7 +15,8 @@ import {
   type AppointmentReminderStatus,
 } from '../workflows/appointment-messages.ts';
 import { createCareEnv, type CareEnv } from './helpers/care-env.ts';
-import { seedAppointment, seedCircle, waitFor } from './helpers/care-seed.ts';
+import { seedAppointment, seedCircle } from './helpers/care-seed.ts';
+import { waitFor } from './helpers/wait.ts';
 
 let care: CareEnv;
 

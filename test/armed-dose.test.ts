@@ -23,7 +23,7 @@ import { randomUUID } from 'node:crypto';
 import path from 'node:path';
 import { temporal } from '@temporalio/proto';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
-import { bundleWorkflowCode, type Worker, type WorkerOptions } from '@temporalio/worker';
+import type { Worker } from '@temporalio/worker';
 import { DateTime } from 'luxon';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createActivities, type Activities } from '../activities/index.ts';
@@ -36,11 +36,11 @@ import { DeliveryError, type EmailMessage, type EmailSender } from '../providers
 import { projectRoot } from '../shared/config.ts';
 import { freePort } from '../shared/free-port.ts';
 import { TRANSIENT_DELIVERY_ERROR } from '../shared/retry-policies.ts';
-import { workflowsPath } from '../workers/build.ts';
-import { createMedicationWorker } from './helpers/medication-worker.ts';
 import { asUser, testTokens, type UserClient } from './helpers/api-auth.ts';
 import { createTestDatabase, type TestDatabase } from './helpers/database.ts';
 import { createLocalEnv } from './helpers/temporal-env.ts';
+import { waitFor } from './helpers/wait.ts';
+import { createWorker, workflowBundle } from './helpers/workers.ts';
 
 /** Least time between creating the medications and their dose: room to arm them and stop a worker. */
 const MARGIN_MS = 30_000;
@@ -56,7 +56,6 @@ const tsMs = (t: Timestamp) => (t ? Number(t.seconds ?? 0) * 1000 + (t.nanos ?? 
 
 let env: TestWorkflowEnvironment;
 let db: TestDatabase;
-let bundle: WorkerOptions['workflowBundle'];
 let activities: Activities;
 const workers: { worker: Worker; run: Promise<void> }[] = [];
 const children: ChildProcess[] = [];
@@ -145,27 +144,14 @@ async function startWorkerProcess(taskQueue: string): Promise<WorkerProcess> {
 
 /** An in-process worker on `taskQueue` with the real activities (another host taking over). */
 async function startWorker(taskQueue: string): Promise<Worker> {
-  const worker = await createMedicationWorker({
-    connection: env.nativeConnection,
-    namespace: env.namespace ?? 'default',
+  const worker = await createWorker(env, {
     taskQueue,
     activities,
-    workflowBundle: bundle,
     // Armed doses hold their slot while they wait: room for every case at once besides bookkeeping.
-    maxConcurrentActivityTaskExecutions: 50,
+    production: { maxConcurrentActivities: 50 },
   });
   workers.push({ worker, run: worker.run() });
   return worker;
-}
-
-async function waitFor<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs: number): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe().catch(() => undefined);
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`Timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
 }
 
 const sleepUntil = (at: number) => new Promise((r) => setTimeout(r, Math.max(0, at - Date.now())));
@@ -283,11 +269,7 @@ async function sendAttempts(armed: Armed) {
 }
 
 beforeAll(async () => {
-  [env, db, bundle] = await Promise.all([
-    createLocalEnv(),
-    createTestDatabase(),
-    bundleWorkflowCode({ workflowsPath }),
-  ]);
+  [env, db] = await Promise.all([createLocalEnv(), createTestDatabase(), workflowBundle()]);
   const { prisma } = db;
   faultyEmail = new FaultyEmail(new OutboxEmailSender(prisma));
   activities = createActivities({

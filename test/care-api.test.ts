@@ -13,7 +13,7 @@ import type { AppointmentReminderStatus } from '../workflows/appointment-message
 import type { ShiftReminderStatus } from '../workflows/shift-messages.ts';
 import { asUser, testTokens, type UserClient } from './helpers/api-auth.ts';
 import { createCareEnv, type CareEnv } from './helpers/care-env.ts';
-import { waitFor } from './helpers/care-seed.ts';
+import { waitFor } from './helpers/wait.ts';
 
 let care: CareEnv;
 let app: ReturnType<typeof createApp>;

@@ -18,7 +18,8 @@ import {
 } from '../workflows/circle-notification-messages.ts';
 import { createFcmStub } from './fakes/fcm-stub.ts';
 import { createCareEnv, type CareEnv } from './helpers/care-env.ts';
-import { seedCircle, waitFor } from './helpers/care-seed.ts';
+import { seedCircle } from './helpers/care-seed.ts';
+import { waitFor } from './helpers/wait.ts';
 
 const fcm = createFcmStub();
 /** Per batch workflow: members with a delivery in flight now, and the most there ever were. */

@@ -4,9 +4,8 @@
  * letter and the batch carries on; the operator API lists, counts, inspects, retries (a workflow on
  * the dead-letters queue re-runs the delivery, once) and discards, for operators only.
  */
-import { fileURLToPath } from 'node:url';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
-import { bundleWorkflowCode, type Worker } from '@temporalio/worker';
+import type { Worker } from '@temporalio/worker';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { createActivities } from '../activities/index.ts';
 import { createApp } from '../api/app.ts';
@@ -15,13 +14,14 @@ import { ResendEmailSender } from '../providers/resend-email.ts';
 import { loadConfig } from '../shared/config.ts';
 import { doseDedupeKey } from '../shared/ids.ts';
 import { taskQueueSettings, TASK_QUEUES, type Workload } from '../shared/task-queues.ts';
-import { buildWorkers, workflowsPath } from '../workers/build.ts';
+import { buildWorkers } from '../workers/build.ts';
 import { createTestDatabase, seedPatientWithMedication, type TestDatabase } from './helpers/database.ts';
 import { startFakeProviders, type FakeProviders } from './fakes/provider-server.ts';
 import { asUser, testTokens, type UserClient } from './helpers/api-auth.ts';
 import { createTimeSkippingEnv } from './helpers/temporal-env.ts';
+import { testWorkflowsPath, workflowBundle } from './helpers/workers.ts';
 
-const testWorkflows = fileURLToPath(new URL('./workflows/delivery.ts', import.meta.url));
+const testWorkflows = testWorkflowsPath('delivery');
 const API_KEY = 're_test_key';
 
 let env: TestWorkflowEnvironment;
@@ -42,10 +42,7 @@ beforeAll(async () => {
     email: new ResendEmailSender(API_KEY, 'CareCircle <reminders@carecircle.test>', fake.resend.baseUrl),
   });
   // The application's workflows plus the test's batch workflow, on the real task queues.
-  const [appBundle, testBundle] = await Promise.all([
-    bundleWorkflowCode({ workflowsPath }),
-    bundleWorkflowCode({ workflowsPath: testWorkflows }),
-  ]);
+  const [appBundle, testBundle] = await Promise.all([workflowBundle(), workflowBundle(testWorkflows)]);
   const settings = taskQueueSettings(loadConfig({}));
   const workloads: Workload[] = ['notifications', 'email', 'deadLetters'];
   workers = [

@@ -16,7 +16,7 @@ import { TASK_QUEUES } from '../shared/task-queues.ts';
 import type { DocumentUploadResult } from '../workflows/document-upload.ts';
 import { startFakeProviders, type FakeProviders } from './fakes/provider-server.ts';
 import { createCareEnv, type CareEnv } from './helpers/care-env.ts';
-import { waitFor } from './helpers/care-seed.ts';
+import { waitFor } from './helpers/wait.ts';
 
 const CHUNK = 64 * 1024;
 let fake: FakeProviders;

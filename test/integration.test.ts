@@ -6,18 +6,18 @@
  * members who would make it.
  */
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
-import { bundleWorkflowCode, type Worker } from '@temporalio/worker';
+import type { Worker } from '@temporalio/worker';
 import { DateTime } from 'luxon';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createActivities } from '../activities/index.ts';
 import { createApp } from '../api/app.ts';
 import { createCareCircleClient, type CareCircleClient } from '../client/index.ts';
 import { OutboxEmailSender, OutboxPushSender } from '../providers/dev-outbox.ts';
-import { workflowsPath } from '../workers/build.ts';
-import { createMedicationWorker } from './helpers/medication-worker.ts';
 import { testTokens, tokenFor } from './helpers/api-auth.ts';
 import { createTestDatabase, type TestDatabase } from './helpers/database.ts';
 import { createLocalEnv } from './helpers/temporal-env.ts';
+import { createWorker } from './helpers/workers.ts';
+import { waitFor } from './helpers/wait.ts';
 
 const TASK_QUEUE = 'medication-reminders-it';
 let env: TestWorkflowEnvironment;
@@ -29,12 +29,10 @@ let app: ReturnType<typeof createApp>;
 beforeAll(async () => {
   [env, db] = await Promise.all([createLocalEnv(), createTestDatabase()]);
   const prisma = db.prisma;
-  worker = await createMedicationWorker({
-    connection: env.nativeConnection,
-    namespace: env.namespace ?? 'default',
+  worker = await createWorker(env, {
     taskQueue: TASK_QUEUE,
     activities: createActivities({ prisma, push: new OutboxPushSender(prisma), email: new OutboxEmailSender(prisma) }),
-    workflowBundle: await bundleWorkflowCode({ workflowsPath }),
+    production: {},
   });
   workerRun = worker.run();
   app = createApp({ prisma, temporal: env.client, taskQueue: TASK_QUEUE, devOutbox: true, tokens: testTokens() });
@@ -54,16 +52,6 @@ async function clientFor(userId: string, opts: { operator?: boolean } = {}): Pro
     token: await tokenFor(userId, opts),
     fetch: async (request) => app.request(request),
   });
-}
-
-async function waitFor<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs: number): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`Timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 250));
-  }
 }
 
 describe('API → workflow → dev outbox', () => {

@@ -5,13 +5,11 @@
  */
 import { WorkflowUpdateFailedError, type WorkflowHandle } from '@temporalio/client';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
-import { bundleWorkflowCode, Worker, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
 import { DateTime } from 'luxon';
 import fs from 'node:fs';
 import path from 'node:path';
 import { historyToJSON } from '@temporalio/common/lib/proto-utils.js';
 import { afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import type { Activities } from '../activities/index.ts';
 import type { MedicationSchedule } from '../shared/schedule.ts';
 import {
   acknowledgeDoseUpdate,
@@ -24,17 +22,16 @@ import {
   resumeUpdate,
   upcomingDosesQuery,
 } from '../workflows/index.ts';
-import { workflowsPath } from '../workers/build.ts';
 import { recordingActivities, type Recorded } from './helpers/medication-stubs.ts';
 import { HISTORY_VERSION, historiesDir } from './helpers/histories.ts';
 import { createTimeSkippingEnv } from './helpers/temporal-env.ts';
+import { createWorker, workflowBundle } from './helpers/workers.ts';
 
 let env: TestWorkflowEnvironment;
-let bundle: WorkflowBundleWithSourceMap;
 let queue = 0;
 
 beforeAll(async () => {
-  bundle = await bundleWorkflowCode({ workflowsPath });
+  await workflowBundle();
 });
 // A fresh test server per test (≈0.3 s): the Java time-skipping server can stay locked after a
 // test ends with work in flight, which would stall the next test's clock.
@@ -63,12 +60,7 @@ async function withSchedule(
   const { recorded } = recording;
   const activities = { ...recording.activities, ...opts.override?.(recording.activities, recorded) };
   const taskQueue = `lifecycle-${++queue}`;
-  const worker = await Worker.create({
-    connection: env.nativeConnection,
-    taskQueue,
-    workflowBundle: bundle,
-    activities: activities as Activities,
-  });
+  const worker = await createWorker(env, { taskQueue, activities });
   const now = DateTime.fromMillis(await env.currentTimeMs(), { zone: 'UTC' });
   await worker.runUntil(async () => {
     const handle = await env.client.workflow.start(medicationReminderWorkflow, {
@@ -665,12 +657,7 @@ describe('long life', () => {
 
   it('runs a year of daily doses across continue-as-new: every dose once, every run bounded', async () => {
     const { activities, recorded } = recordingActivities();
-    const worker = await Worker.create({
-      connection: env.nativeConnection,
-      taskQueue: 'year',
-      workflowBundle: bundle,
-      activities: activities as Activities,
-    });
+    const worker = await createWorker(env, { taskQueue: 'year', activities });
     const start = DateTime.fromMillis(await env.currentTimeMs(), { zone: 'America/Chicago' }).plus({ days: 1 });
     const end = start.plus({ days: 364 });
     const result = await worker.runUntil(

@@ -24,11 +24,10 @@
 import { WorkflowUpdateFailedError, type WorkflowHandle } from '@temporalio/client';
 import { Context } from '@temporalio/activity';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
-import { bundleWorkflowCode, Worker, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
 import fc from 'fast-check';
 import { DateTime } from 'luxon';
 import { beforeAll, describe, it } from 'vitest';
-import type { Activities, DosePlan } from '../activities/index.ts';
+import type { DosePlan } from '../activities/index.ts';
 import type { MedicationSchedule } from '../shared/schedule.ts';
 import { DEFAULT_ARM_LEAD_SECONDS } from '../workflows/medication-reminder.ts';
 import {
@@ -45,6 +44,7 @@ import {
 import { workflowsPath } from '../workers/build.ts';
 import { BOUNDARY_MS, ScheduleModel, type ModelChange } from './helpers/medication-model.ts';
 import { createTimeSkippingEnv } from './helpers/temporal-env.ts';
+import { createWorker, mockActivities, testWorkflowsPath, workflowBundle } from './helpers/workers.ts';
 
 const RUNS = Number(process.env.MODEL_RUNS ?? 100);
 const LEGACY = process.env.MODEL_LEGACY === '1';
@@ -82,7 +82,7 @@ function legacyWrite(medicationId: string, status: string | undefined, at = cloc
   r.projections.push({ revision: ++legacyWrites, generation: 0, status: status ?? held?.status ?? 'active', at });
 }
 
-const activities = {
+const activities = mockActivities({
   async remindDoseAtInstant(i: { medicationId: string; doseAt: string; generation: number }) {
     recordOf(i.medicationId).arms.push({ doseAt: i.doseAt, at: clock(), generation: i.generation });
     return { status: 'sent' as const, sentAt: i.doseAt, deadLettered: 0 };
@@ -119,7 +119,7 @@ const activities = {
   async markDoseReminded() {},
   async logAsNeededDose() {},
   async recordDeadLetter() {},
-} as unknown as Activities;
+});
 
 // ── The database's fence, emulated from the projections ──────────────────────────────────────
 
@@ -556,13 +556,11 @@ function verify(m: ScheduleModel, real: Real, projections: Projection[]): string
   return problems;
 }
 
-let bundle: WorkflowBundleWithSourceMap;
+const modelWorkflows = LEGACY ? testWorkflowsPath('legacy-medication') : workflowsPath;
 let sequence = 0;
 
 beforeAll(async () => {
-  bundle = await bundleWorkflowCode({
-    workflowsPath: LEGACY ? new URL('./workflows/legacy-medication.ts', import.meta.url).pathname : workflowsPath,
-  });
+  await workflowBundle(modelWorkflows);
 });
 
 async function stop(handle: Handle): Promise<string> {
@@ -585,12 +583,7 @@ async function runSequence(
   // activity whose workflow was cancelled while it ran, which would stall the next sequence.
   const env = await createTimeSkippingEnv();
   try {
-    const worker = await Worker.create({
-      connection: env.nativeConnection,
-      taskQueue,
-      workflowBundle: bundle,
-      activities,
-    });
+    const worker = await createWorker(env, { taskQueue, workflows: modelWorkflows, activities });
     await worker.runUntil(sequenceOn(env, spec, windowMinutes, cmds));
   } finally {
     await env.teardown();

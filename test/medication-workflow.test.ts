@@ -5,7 +5,7 @@
  */
 import { WorkflowFailedError } from '@temporalio/client';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
-import { bundleWorkflowCode, Worker, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
+import type { Worker } from '@temporalio/worker';
 import { DateTime } from 'luxon';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -17,14 +17,13 @@ import { recordingActivities } from './helpers/medication-stubs.ts';
 import type { MedicationSchedule } from '../shared/schedule.ts';
 import { medicationReminderWorkflow, medicationStatusQuery } from '../workflows/index.ts';
 import { DEFAULT_ARM_LEAD_SECONDS } from '../workflows/medication-reminder.ts';
-import { workflowsPath } from '../workers/build.ts';
 import { createTimeSkippingEnv } from './helpers/temporal-env.ts';
+import { createWorker, workflowBundle } from './helpers/workers.ts';
 
 let env: TestWorkflowEnvironment;
-let bundle: WorkflowBundleWithSourceMap;
 
 beforeAll(async () => {
-  [env, bundle] = await Promise.all([createTimeSkippingEnv(), bundleWorkflowCode({ workflowsPath })]);
+  [env] = await Promise.all([createTimeSkippingEnv(), workflowBundle()]);
 }, 120_000);
 
 afterAll(async () => {
@@ -43,17 +42,12 @@ async function maybeRecord(name: string, workflowId: string): Promise<void> {
   fs.writeFileSync(file, historyToJSON(history) + '\n');
 }
 
-let queues = 0;
 let TASK_QUEUE = '';
-/** A worker on a task queue of its own, so that tests never share workers. */
-function workerWith(activities: Activities): Promise<Worker> {
-  TASK_QUEUE = `medication-test-${++queues}`;
-  return Worker.create({
-    connection: env.nativeConnection,
-    taskQueue: TASK_QUEUE,
-    workflowBundle: bundle,
-    activities,
-  });
+/** A worker on a task queue of its own; TASK_QUEUE names it for the test's workflow starts. */
+async function workerWith(activities: Activities): Promise<Worker> {
+  const worker = await createWorker(env, { activities });
+  TASK_QUEUE = worker.options.taskQueue;
+  return worker;
 }
 
 describe('medicationReminderWorkflow', () => {

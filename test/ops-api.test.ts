@@ -8,7 +8,6 @@
 import { randomUUID } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
-import { Worker } from '@temporalio/worker';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createApp } from '../api/app.ts';
 import { authenticate } from '../api/auth.ts';
@@ -25,6 +24,8 @@ import { createOpsTestActivities } from './fixtures/ops-activities.ts';
 import { asUser, testTokens, type UserClient } from './helpers/api-auth.ts';
 import { createTestDatabase, seedPatientWithMedication, type TestDatabase } from './helpers/database.ts';
 import { createLocalEnv } from './helpers/temporal-env.ts';
+import { waitFor } from './helpers/wait.ts';
+import { createWorker } from './helpers/workers.ts';
 
 const TASK_QUEUE = `ops-api-${randomUUID()}`;
 let env: TestWorkflowEnvironment;
@@ -86,16 +87,6 @@ async function scrape(): Promise<string> {
 function sample(text: string, series: string): number | undefined {
   const line = text.split('\n').find((l) => l.startsWith(`${series} `));
   return line === undefined ? undefined : Number(line.slice(series.length + 1));
-}
-
-async function waitFor<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs: number): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`Timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 250));
-  }
 }
 
 const wf = (type: string) => `carecircle_task_queue_backlog{task_queue="${TASK_QUEUE}",task_type="${type}"}`;
@@ -203,10 +194,9 @@ describe('GET /metrics and GET /v1/ops/queues', () => {
     );
 
     // A worker arrives: the backlog drains and the server sees it polling.
-    const worker = await Worker.create({
-      connection: env.nativeConnection,
+    const worker = await createWorker(env, {
       taskQueue: TASK_QUEUE,
-      workflowsPath: fileURLToPath(new URL('./fixtures/ops-workflows.ts', import.meta.url)),
+      workflows: fileURLToPath(new URL('./fixtures/ops-workflows.ts', import.meta.url)),
       activities: createOpsTestActivities({ sideEffectFile: '/dev/null' }),
       interceptors: workerInterceptors(),
     });

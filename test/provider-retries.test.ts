@@ -5,9 +5,8 @@
  * retried on server errors and stopped by an unregistered token. And the circuit breaker: after
  * consecutive failures calls fail fast without reaching the provider, then a trial call closes it.
  */
-import { fileURLToPath } from 'node:url';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
-import { bundleWorkflowCode, Worker } from '@temporalio/worker';
+import type { Worker } from '@temporalio/worker';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { createActivities } from '../activities/index.ts';
 import {
@@ -24,8 +23,8 @@ import { createTestDatabase, seedPatientWithMedication, type TestDatabase } from
 import { createFcmStub, type FcmStub } from './fakes/fcm-stub.ts';
 import { startFakeProviders, type FakeProviders } from './fakes/provider-server.ts';
 import { createTimeSkippingEnv } from './helpers/temporal-env.ts';
+import { createWorker, testWorkflowsPath } from './helpers/workers.ts';
 
-const testWorkflows = fileURLToPath(new URL('./workflows/delivery.ts', import.meta.url));
 const TASK_QUEUE = 'provider-retries';
 const API_KEY = 're_test_key';
 
@@ -50,10 +49,9 @@ beforeAll(async () => {
       return resend.send(message, key);
     },
   };
-  worker = await Worker.create({
-    connection: env.nativeConnection,
+  worker = await createWorker(env, {
     taskQueue: TASK_QUEUE,
-    workflowBundle: await bundleWorkflowCode({ workflowsPath: testWorkflows }),
+    workflows: testWorkflowsPath('delivery'),
     activities: createActivities({ prisma: db.prisma, push: new FcmPushSender(fcm), email: timedEmail }),
   });
   running = worker.run();

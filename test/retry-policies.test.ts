@@ -4,23 +4,21 @@
  * failures and an open circuit breaker. The failures are made by the real decision tree
  * (activities/retry.ts) from the errors the provider adapters throw.
  */
-import { fileURLToPath } from 'node:url';
 import { Context } from '@temporalio/activity';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
-import { bundleWorkflowCode, Worker, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { toActivityFailure } from '../activities/retry.ts';
 import { CircuitOpenError } from '../providers/circuit-breaker.ts';
 import { DeliveryError } from '../providers/types.ts';
 import { backoffDelayMs, JITTER_RATIO, RETRY_POLICIES, type ActivityKind } from '../shared/retry-policies.ts';
 import { createTimeSkippingEnv } from './helpers/temporal-env.ts';
+import { createWorker, mockActivities, testWorkflowsPath, workflowBundle } from './helpers/workers.ts';
 
-const testWorkflows = fileURLToPath(new URL('./workflows/delivery.ts', import.meta.url));
+const testWorkflows = testWorkflowsPath('delivery');
 let env: TestWorkflowEnvironment;
-let bundle: WorkflowBundleWithSourceMap;
 
 beforeAll(async () => {
-  [env, bundle] = await Promise.all([createTimeSkippingEnv(), bundleWorkflowCode({ workflowsPath: testWorkflows })]);
+  [env] = await Promise.all([createTimeSkippingEnv(), workflowBundle(testWorkflows)]);
 }, 120_000);
 afterAll(async () => {
   await env?.teardown();
@@ -40,10 +38,9 @@ async function probe(
 ): Promise<{ times: number[]; result: { ok: boolean; errorType: string | null } }> {
   const taskQueue = `retry-${++queues}`;
   const times: number[] = [];
-  const worker = await Worker.create({
-    connection: env.nativeConnection,
+  const worker = await createWorker(env, {
     taskQueue,
-    workflowBundle: bundle,
+    workflows: testWorkflows,
     activities: {
       async probe() {
         const info = Context.current().info;
@@ -150,11 +147,10 @@ describe('deliverNotifications (workflows/shared/deliver.ts)', () => {
     let inFlight = 0;
     let peak = 0;
     const deadLetters: string[] = [];
-    const worker = await Worker.create({
-      connection: env.nativeConnection,
+    const worker = await createWorker(env, {
       taskQueue,
-      workflowBundle: bundle,
-      activities: {
+      workflows: testWorkflows,
+      activities: mockActivities({
         async deliverNotification({ dedupeKey }: { dedupeKey: string }) {
           peak = Math.max(peak, ++inFlight);
           await new Promise((resolve) => setTimeout(resolve, 20));
@@ -165,7 +161,7 @@ describe('deliverNotifications (workflows/shared/deliver.ts)', () => {
         async recordDeadLetter({ dedupeKey }: { dedupeKey: string }) {
           deadLetters.push(dedupeKey);
         },
-      },
+      }),
     });
     const keys = Array.from({ length: 12 }, (_, i) => `${i === 5 ? 'bad' : 'ok'}-${i}:push`);
     const outcomes = await worker.runUntil(
@@ -186,11 +182,10 @@ describe('deliverNotifications (workflows/shared/deliver.ts)', () => {
     const taskQueue = `batch-${++queues}`;
     const deadLetters: string[] = [];
     let started = 0;
-    const worker = await Worker.create({
-      connection: env.nativeConnection,
+    const worker = await createWorker(env, {
       taskQueue,
-      workflowBundle: bundle,
-      activities: {
+      workflows: testWorkflows,
+      activities: mockActivities({
         async deliverNotification() {
           started++;
           // Waits for the cancellation that the heartbeat delivers.
@@ -202,7 +197,7 @@ describe('deliverNotifications (workflows/shared/deliver.ts)', () => {
         async recordDeadLetter({ dedupeKey }: { dedupeKey: string }) {
           deadLetters.push(dedupeKey);
         },
-      },
+      }),
     });
     await worker.runUntil(async () => {
       const handle = await env.client.workflow.start('deliverBatchWorkflow', {

@@ -9,7 +9,8 @@ import { shiftSnapshot } from '../shared/snapshots.ts';
 import { shiftWorkflowStart } from '../workflows/shift-start.ts';
 import { shiftChangedUpdate, shiftStatusQuery, type ShiftReminderStatus } from '../workflows/shift-messages.ts';
 import { createCareEnv, type CareEnv } from './helpers/care-env.ts';
-import { seedCircle, seedShift, waitFor } from './helpers/care-seed.ts';
+import { seedCircle, seedShift } from './helpers/care-seed.ts';
+import { waitFor } from './helpers/wait.ts';
 
 let care: CareEnv;
 

@@ -4,10 +4,9 @@
  * the server hands each activity its retry policy (which the jitter uses); workers get the seed's
  * concurrency and the email rate limit from configuration.
  */
-import { fileURLToPath } from 'node:url';
 import { Context } from '@temporalio/activity';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
-import { bundleWorkflowCode, NativeConnection, Worker } from '@temporalio/worker';
+import { NativeConnection, Worker } from '@temporalio/worker';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { loadConfig } from '../shared/config.ts';
 import { PRIORITY, TASK_QUEUES, taskQueueSettings, WORKLOADS, type Workload } from '../shared/task-queues.ts';
@@ -20,10 +19,9 @@ import {
   selectedWorkloads,
 } from '../workers/build.ts';
 import { createLocalEnv } from './helpers/temporal-env.ts';
+import { createWorker, testWorkflowsPath, workflowBundle } from './helpers/workers.ts';
 
-const testWorkflows = fileURLToPath(new URL('./workflows/delivery.ts', import.meta.url));
-const quiet = () => {};
-const quietBundler = { trace: quiet, debug: quiet, info: quiet, log: quiet, warn: quiet, error: console.error };
+const testWorkflows = testWorkflowsPath('delivery');
 let env: TestWorkflowEnvironment;
 
 beforeAll(async () => {
@@ -51,10 +49,9 @@ async function pending(workflowId: string): Promise<number> {
 
 it('urgent deliveries overtake a backlog of bulk deliveries on the same queue', async () => {
   const order: string[] = [];
-  const wfWorker = await Worker.create({
-    connection: env.nativeConnection,
+  const wfWorker = await createWorker(env, {
     taskQueue: 'prio-workflows',
-    workflowsPath: testWorkflows,
+    workflows: testWorkflows,
     activities: {},
   });
   await wfWorker.runUntil(async () => {
@@ -73,9 +70,9 @@ it('urgent deliveries overtake a backlog of bulk deliveries on the same queue', 
     });
     await expect.poll(() => pending('prio-urgent'), { timeout: 10_000 }).toBe(2);
 
-    const activityWorker = await Worker.create({
-      connection: env.nativeConnection,
+    const activityWorker = await createWorker(env, {
       taskQueue: 'prio-deliveries',
+      workflows: null,
       maxConcurrentActivityTaskExecutions: 1,
       activities: {
         async deliverNotification({ dedupeKey }: { dedupeKey: string }) {
@@ -107,14 +104,13 @@ describe('routing, priority and policies as the activity sees them', () => {
     };
     const activities = { deliverNotification: record, async recordDeadLetter() {} };
     const workers = await Promise.all([
-      Worker.create({
-        connection: env.nativeConnection,
+      createWorker(env, {
         taskQueue: 'route-workflows',
-        workflowsPath: testWorkflows,
+        workflows: testWorkflows,
         activities,
       }),
-      Worker.create({ connection: env.nativeConnection, taskQueue: TASK_QUEUES.notifications, activities }),
-      Worker.create({ connection: env.nativeConnection, taskQueue: TASK_QUEUES.email, activities }),
+      createWorker(env, { taskQueue: TASK_QUEUES.notifications, workflows: null, activities }),
+      createWorker(env, { taskQueue: TASK_QUEUES.email, workflows: null, activities }),
     ]);
     const run = (workflowId: string, keys: string[], opts: object) =>
       env.client.workflow.execute('deliverBatchWorkflow', {
@@ -162,10 +158,9 @@ describe('routing, priority and policies as the activity sees them', () => {
     const workers = await Promise.all([
       buildWorker({ connection: env.nativeConnection, namespace: 'default', settings: queue, activities }),
       buildWorker({ connection: second, namespace: 'default', settings: queue, activities }),
-      Worker.create({
-        connection: env.nativeConnection,
+      createWorker(env, {
         taskQueue: 'rate-workflows',
-        workflowsPath: testWorkflows,
+        workflows: testWorkflows,
         activities,
       }),
     ]);
@@ -245,7 +240,7 @@ describe('memory: one workflow sandbox per process, caches from the memory budge
       settings: renamed,
       workloads,
       activities: { async recordDeadLetter() {} },
-      workflowBundle: await bundleWorkflowCode({ workflowsPath: testWorkflows, logger: quietBundler }),
+      workflowBundle: await workflowBundle(testWorkflows),
       memoryBudgetMb: 448,
     });
     try {

@@ -6,12 +6,10 @@
  */
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { fileURLToPath } from 'node:url';
 import { SpanKind } from '@opentelemetry/api';
 import { InMemorySpanExporter, SimpleSpanProcessor, type ReadableSpan } from '@opentelemetry/sdk-trace-base';
 import { Client } from '@temporalio/client';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
-import { bundleWorkflowCode, Worker } from '@temporalio/worker';
 import { Hono } from 'hono';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../shared/config.ts';
@@ -22,8 +20,9 @@ import {
   tracingClientInterceptors,
   type Tracing,
 } from '../shared/tracing.ts';
-import { tracingSinks, tracingWorkflowModule, withTracing } from '../workers/tracing.ts';
+import { tracingSinks, withTracing } from '../workers/tracing.ts';
 import { createTimeSkippingEnv } from './helpers/temporal-env.ts';
+import { createWorker, testWorkflowsPath } from './helpers/workers.ts';
 import { tracedDeliveryWorkflow } from './workflows/traced.ts';
 
 const exporter = new InMemorySpanExporter();
@@ -60,15 +59,11 @@ describe('traces', () => {
 
   it('follow one request through the workflow and its activity to the provider call', async () => {
     const taskQueue = 'traced';
-    const worker = await Worker.create({
-      connection: env.nativeConnection,
+    const worker = await createWorker(env, {
       taskQueue,
-      workflowBundle: await bundleWorkflowCode({
-        workflowsPath: fileURLToPath(new URL('./workflows/traced.ts', import.meta.url)),
-        workflowInterceptorModules: [tracingWorkflowModule],
-      }),
+      workflows: testWorkflowsPath('traced'),
       activities: { callProvider: async (url: string) => (await fetch(url, { method: 'POST' })).status },
-      interceptors: { ...withTracing({}), workflowModules: [] },
+      interceptors: withTracing({}),
       sinks: tracingSinks(tracing),
     });
     const client = new Client({ connection: env.connection, interceptors: tracingClientInterceptors() });

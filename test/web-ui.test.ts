@@ -22,7 +22,7 @@ import { startTemporalDevServer, type TemporalDevServer } from '../dev/temporal-
 import { OutboxEmailSender, OutboxPushSender } from '../providers/dev-outbox.ts';
 import { projectRoot } from '../shared/config.ts';
 import { searchAttributeDefinitions } from '../shared/search-attributes.ts';
-import { createMedicationWorker } from './helpers/medication-worker.ts';
+import { createWorker } from './helpers/workers.ts';
 import { asUser, testTokens } from './helpers/api-auth.ts';
 import { findChromium } from './helpers/chromium.ts';
 import { createTestDatabase, type TestDatabase } from './helpers/database.ts';
@@ -65,16 +65,18 @@ describe.skipIf(!chromiumBinary)(
       const temporal = new Client({ connection, namespace: NAMESPACE });
       nativeConnection = await NativeConnection.connect({ address: server.address });
       const prisma = db.prisma;
-      worker = await createMedicationWorker({
-        connection: nativeConnection,
-        namespace: NAMESPACE,
-        taskQueue: TASK_QUEUE,
-        activities: createActivities({
-          prisma,
-          push: new OutboxPushSender(prisma),
-          email: new OutboxEmailSender(prisma),
-        }),
-      });
+      worker = await createWorker(
+        { nativeConnection, namespace: NAMESPACE },
+        {
+          taskQueue: TASK_QUEUE,
+          production: {},
+          activities: createActivities({
+            prisma,
+            push: new OutboxPushSender(prisma),
+            email: new OutboxEmailSender(prisma),
+          }),
+        },
+      );
       workerRun = worker.run();
       app = createApp({ prisma, temporal, taskQueue: TASK_QUEUE, devOutbox: true, tokens: testTokens() });
       browser = await chromium.launch({ executablePath: chromiumBinary!.executablePath, args: chromiumBinary!.args });

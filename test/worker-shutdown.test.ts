@@ -19,6 +19,7 @@ import { projectRoot } from '../shared/config.ts';
 import type { LongJobResult } from './fixtures/ops-activities.ts';
 import { createTestDatabase, type TestDatabase } from './helpers/database.ts';
 import { createLocalEnv } from './helpers/temporal-env.ts';
+import { waitFor } from './helpers/wait.ts';
 
 let env: TestWorkflowEnvironment;
 let db: TestDatabase;
@@ -81,16 +82,6 @@ function start(entry: string, extraEnv: Record<string, string>): Proc {
     }),
   );
   return { child, logs, exited };
-}
-
-async function waitFor<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs: number): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe().catch(() => undefined);
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`Timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
 }
 
 const httpStatus = async (url: string) => (await fetch(url)).status;

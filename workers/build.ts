@@ -1,7 +1,7 @@
 /**
  * The one place workers are built: one Temporal Worker per workload (task queue), each with the
  * concurrency, rate limit and duties of shared/task-queues.ts. Used by workers/main.ts and tests
- * (test/helpers/medication-worker.ts).
+ * (test/helpers/workers.ts).
  *
  * Every worker registers every activity (routing is by task queue, not by registration), and the
  * workers that run workflows share one bundle of workflows/index.ts, built once per process, and

@@ -7,7 +7,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
-import { bundleWorkflowCode, type Worker } from '@temporalio/worker';
+import type { Worker } from '@temporalio/worker';
 import { createActivities, type Activities } from '../../activities/index.ts';
 import { OutboxEmailSender, OutboxPushSender } from '../../providers/dev-outbox.ts';
 import { DevDocumentStore } from '../../providers/dev-document-store.ts';
@@ -15,9 +15,10 @@ import type { DocumentStore } from '../../providers/documents.ts';
 import type { EmailSender, PushSender } from '../../providers/types.ts';
 import { loadConfig } from '../../shared/config.ts';
 import { taskQueueSettings, type Workload } from '../../shared/task-queues.ts';
-import { buildWorkers, workflowsPath } from '../../workers/build.ts';
+import { buildWorkers } from '../../workers/build.ts';
 import { createTestDatabase, type TestDatabase } from './database.ts';
 import { createLocalEnv, createTimeSkippingEnv } from './temporal-env.ts';
+import { workflowBundle } from './workers.ts';
 
 export interface CareEnv {
   env: TestWorkflowEnvironment;
@@ -49,7 +50,7 @@ export async function createCareEnv(
   const [env, db, bundle] = await Promise.all([
     opts.server === 'local' ? createLocalEnv() : createTimeSkippingEnv(),
     createTestDatabase(),
-    bundleWorkflowCode({ workflowsPath }),
+    workflowBundle(),
   ]);
   const storeDir = fs.mkdtempSync(path.join(os.tmpdir(), 'carecircle-docs-'));
   const prisma = db.prisma;

@@ -5,6 +5,7 @@
 import { Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
 import type { Activities, DosePlan } from '../../activities/index.ts';
+import { mockActivities } from './workers.ts';
 
 export interface Call {
   doseAt: string;
@@ -45,7 +46,7 @@ export function recordingActivities(opts: { failChannel?: string; refillAfterTak
   };
   const now = () => Context.current().info.scheduledTimestampMs;
   let taken = 0;
-  const activities = {
+  const activities = mockActivities({
     /**
      * The armed send, without the wait: the reminder counts as going out at the dose instant, for
      * the workflow's channels (the real activity's wait, fence and sends have their own tests).
@@ -98,6 +99,6 @@ export function recordingActivities(opts: { failChannel?: string; refillAfterTak
     async recordDeadLetter(input: { dedupeKey: string; errorType: string | null }) {
       recorded.deadLetters.push({ dedupeKey: input.dedupeKey, errorType: input.errorType });
     },
-  } as unknown as Activities;
+  });
   return { activities, recorded };
 }
