@@ -54,13 +54,18 @@ export async function authorize(
 ): Promise<Member> {
   const member = await membershipOf(prisma, c.get('principal').userId, careCircleId);
   if (!member) throw notFound(what.kind, what.id);
-  if (!(PERMISSIONS[action] as readonly MemberRole[]).includes(member.role)) {
+  assertAllowed(member.role, action);
+  return member;
+}
+
+/** 403 unless `role` allows `action` (for callers that looked the membership up themselves). */
+export function assertAllowed(role: MemberRole, action: Action): void {
+  if (!(PERMISSIONS[action] as readonly MemberRole[]).includes(role)) {
     throw new ProblemError(
       403,
       'forbidden',
       'Forbidden',
-      `A ${member.role} may not ${ACTION_DESCRIPTIONS[action]} (allowed: ${PERMISSIONS[action].join(', ')})`,
+      `A ${role} may not ${ACTION_DESCRIPTIONS[action]} (allowed: ${PERMISSIONS[action].join(', ')})`,
     );
   }
-  return member;
 }

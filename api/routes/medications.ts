@@ -23,8 +23,9 @@ import {
   type UpdateRejection,
 } from '../../workflows/medication-messages.ts';
 import { medicationWorkflowStart } from '../../workflows/medication-start.ts';
-import { authorize } from '../access.ts';
+import { assertAllowed, authorize } from '../access.ts';
 import type { ApiDeps } from '../deps.ts';
+import { medicationWithRole, upcomingDosesMemo, type MedicationRow } from '../medication-reads.ts';
 import type { ScheduleBody } from '../medication-schemas.ts';
 import { createRouter, type Router } from '../openapi.ts';
 import { pageWindow } from '../pagination.ts';
@@ -83,7 +84,7 @@ function resolveSchedule(body: ScheduleBody, patientTimezone: string): Medicatio
  * function of the schedule. No request waits for Temporal, and reads keep answering while it is
  * unavailable.
  */
-function present(medication: Medication): MedicationView {
+function present(medication: MedicationRow): MedicationView {
   const schedule = medication.schedule as unknown as MedicationSchedule;
   return {
     id: medication.id,
@@ -107,10 +108,10 @@ function present(medication: Medication): MedicationView {
 }
 
 /** The next doses from the projection's next dose on (or from now, before the workflow wrote one). */
-function upcomingOf(medication: Medication, schedule: MedicationSchedule): string[] {
+function upcomingOf(medication: MedicationRow, schedule: MedicationSchedule): string[] {
   if (medication.status !== 'active') return [];
-  const from = medication.nextDoseAt ? medication.nextDoseAt.getTime() - 1 : Date.now();
-  return upcomingDoses(schedule, from, UPCOMING).map((d) => d.toISOString());
+  if (medication.nextDoseAt) return upcomingDosesMemo(schedule, medication.nextDoseAt.getTime() - 1, UPCOMING);
+  return upcomingDoses(schedule, Date.now(), UPCOMING).map((d) => d.toISOString());
 }
 
 /**
@@ -279,8 +280,11 @@ export function medicationRoutes({ prisma, temporal, taskQueue }: ApiDeps): Rout
 
   app.openapi(getMedication, async (c) => {
     const { id } = c.req.valid('param');
-    const { medication } = await authorized(c, id, 'view');
-    return c.json(present(medication), 200);
+    // As authorized(c, id, 'view'), in one query: not a member of its circle is the same 404.
+    const found = isUuid(id) ? await medicationWithRole(prisma, id, c.get('principal').userId) : null;
+    if (!found?.role) throw notFound('Medication', id);
+    assertAllowed(found.role, 'view');
+    return c.json(present(found.medication), 200);
   });
 
   app.openapi(patchMedication, async (c) => {
