@@ -10,6 +10,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { historyToJSON } from '@temporalio/common/lib/proto-utils.js';
 import { afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import type { Activities } from '../activities/index.ts';
 import type { MedicationSchedule } from '../shared/schedule.ts';
 import {
   acknowledgeDoseUpdate,
