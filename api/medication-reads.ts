@@ -3,8 +3,9 @@
  * is the API's most frequent request (apps poll it for the next dose), and at 50 concurrent
  * requests on a small machine every millisecond of CPU per read is ~50 ms of p99.
  */
-import type { Medication, MemberRole, PrismaClient } from '../shared/db.ts';
+import { Prisma, type Medication, type MemberRole, type PrismaClient } from '../shared/db.ts';
 import { upcomingDoses, type MedicationSchedule } from '../shared/schedule.ts';
+import type { Cursor } from './pagination.ts';
 
 /** The columns a medication's response is built from. */
 export type MedicationRow = Pick<
@@ -52,6 +53,45 @@ export async function medicationWithRole(
   if (!row) return null;
   const { role, ...medication } = row;
   return { medication, role };
+}
+
+export type MedicationSummaryRow = Pick<Medication, 'id' | 'name' | 'dosage' | 'patientId' | 'status' | 'createdAt'>;
+
+/**
+ * A page of a circle's medications, newest first (created, then id), after `after`, with the
+ * caller's role in the circle, in one query; null when the caller is not a member. Left out as by
+ * `notAbandoned` in routes/medications.ts.
+ */
+export async function medicationPageWithRole(
+  prisma: PrismaClient,
+  careCircleId: string,
+  userId: string,
+  after: Cursor | undefined,
+  take: number,
+): Promise<{ role: MemberRole; rows: MedicationSummaryRow[] } | null> {
+  // created_at holds UTC without a zone, as Prisma writes it.
+  const afterCursor = after
+    ? Prisma.sql`AND (created_at, id) < (${after.at.toISOString()}::timestamptz AT TIME ZONE 'UTC', ${after.id}::uuid)`
+    : Prisma.empty;
+  const rows = await prisma.$queryRaw<(Partial<MedicationSummaryRow> & { role: MemberRole })[]>`
+    SELECT mem.role, m.id, m.name, m.dosage, m.patient_id AS "patientId", m.status, m.created_at AS "createdAt"
+    FROM members mem
+    LEFT JOIN LATERAL (
+      SELECT id, name, dosage, patient_id, status, created_at FROM medications
+      WHERE care_circle_id = mem.care_circle_id
+        AND (workflow_sync IS NULL OR workflow_sync = 'cancelling' OR status <> 'cancelled')
+        ${afterCursor}
+      ORDER BY created_at DESC, id DESC
+      LIMIT ${take}
+    ) m ON true
+    WHERE mem.care_circle_id = ${careCircleId}::uuid AND mem.user_id = ${userId}
+    ORDER BY m.created_at DESC, m.id DESC`;
+  const first = rows[0];
+  if (!first) return null;
+  return {
+    role: first.role,
+    rows: rows.filter((r) => r.id != null).map(({ role: _, ...m }) => m as MedicationSummaryRow),
+  };
 }
 
 /**

@@ -25,10 +25,15 @@ import {
 import { medicationWorkflowStart } from '../../workflows/medication-start.ts';
 import { assertAllowed, authorize } from '../access.ts';
 import type { ApiDeps } from '../deps.ts';
-import { medicationWithRole, upcomingDosesMemo, type MedicationRow } from '../medication-reads.ts';
+import {
+  medicationPageWithRole,
+  medicationWithRole,
+  upcomingDosesMemo,
+  type MedicationRow,
+} from '../medication-reads.ts';
 import type { ScheduleBody } from '../medication-schemas.ts';
 import { createRouter, type Router } from '../openapi.ts';
-import { pageWindow } from '../pagination.ts';
+import { decodeCursor, pageWindow } from '../pagination.ts';
 import { notFound, ProblemError, unavailable, validationFailed } from '../problem.ts';
 import { isUuid } from '../validation.ts';
 import { cancelWorkflow, executeUpdate, startWorkflow, type UpdateAnswers } from '../workflow-calls.ts';
@@ -254,14 +259,25 @@ export function medicationRoutes({ prisma, temporal, taskQueue }: ApiDeps): Rout
 
   app.openapi(listMedications, async (c) => {
     const { careCircleId, limit, cursor } = c.req.valid('query');
-    await authorize(c, prisma, careCircleId, 'view');
-    const paging = pageWindow('createdAt', 'desc', { limit, cursor });
-    const rows = await prisma.medication.findMany({
-      where: { careCircleId, AND: [notAbandoned, paging.where] },
-      orderBy: paging.orderBy,
-      take: paging.take,
-    });
-    const page = paging.page(rows);
+    let paging: ReturnType<typeof pageWindow<'createdAt'>>;
+    try {
+      paging = pageWindow('createdAt', 'desc', { limit, cursor });
+    } catch (err) {
+      // An outsider's bad cursor is still the circle's 404, as the membership is checked first.
+      await authorize(c, prisma, careCircleId, 'view');
+      throw err;
+    }
+    // As authorize(c, prisma, careCircleId, 'view') and the page, in one query.
+    const found = await medicationPageWithRole(
+      prisma,
+      careCircleId,
+      c.get('principal').userId,
+      decodeCursor(cursor),
+      paging.take,
+    );
+    if (!found) throw notFound('Care circle', careCircleId);
+    assertAllowed(found.role, 'view');
+    const page = paging.page(found.rows);
     return c.json(
       {
         items: page.items.map((m) => ({
