@@ -1,5 +1,5 @@
 /**
- * Uploading a document: the seed's "job with progress". The bytes wait in document_blobs (written
+ * Uploading a document: the replaced design's "job with progress". The bytes wait in document_blobs (written
  * by the API before it answered); `uploadDocument` sends them chunk by chunk, heartbeating
  * `{uploadId, offset}` after each acknowledged chunk and recording the progress on the row. A retry
  * (after a worker crash, a shutdown or a provider failure) reads the last heartbeat and goes on

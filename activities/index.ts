@@ -6,7 +6,7 @@ import { createDeliveryActivities, createNotificationSender } from './delivery.t
 import { createDoseSendActivities } from './dose-sends.ts';
 import { createMaintenanceActivities, type MaintenanceDeps } from './maintenance.ts';
 import { createMedicationReminderActivities } from './medication-reminders.ts';
-// Appointments, shifts, circle notifications, documents (issue 4, part B).
+// Appointments, shifts, circle notifications, documents.
 import { config } from '../shared/config.ts';
 import { createDocumentStore, type DocumentStore } from '../providers/documents.ts';
 import { createAppointmentActivities } from './appointments.ts';

@@ -1,5 +1,5 @@
 /**
- * The seed's retry decision tree, applied where an activity fails: every error leaves the activity
+ * The replaced design's retry decision tree, applied where an activity fails: every error leaves the activity
  * as an ApplicationFailure that says whether Temporal may retry it and, when it may, after how long.
  *
  * - permanent (no retry): a DeliveryError marked permanent (400, 403, 404, 422, an unregistered push

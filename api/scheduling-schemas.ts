@@ -1,4 +1,4 @@
-/** Request bodies of appointments, shifts, circle notifications and member preferences (issue 4, part B). */
+/** Request bodies of appointments, shifts, circle notifications and member preferences. */
 import { z } from '@hono/zod-openapi';
 import { instant, label as title, line, paragraph, timeOfDay, timezone, uniqueArray } from './fields.ts';
 import { pageQuery } from './pagination.ts';

@@ -38,7 +38,7 @@ export interface ScenarioCount {
   /** Dead letters expected because the address is invalid for good, and how many have one. */
   permanentExpected: number;
   permanentDeadLettered: number;
-  /** Dead letters of transient errors that ran out of attempts (the seed's 2 for reminders). */
+  /** Dead letters of transient errors that ran out of attempts (the replaced design's 2 for reminders). */
   transientDeadLetters: number;
   /** A dead letter although the person got it (a crash between the provider and the log). */
   deadLetteredButDelivered: number;

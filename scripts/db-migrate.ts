@@ -9,7 +9,7 @@
  * DATABASE_URL picks the database; without it, the embedded PostgreSQL that `npm start` uses (in
  * DATA_DIR) is started for the command and stopped after it. `create` never changes that
  * database: it replays the migrations into a temporary shadow database on the same server, or into
- * SHADOW_DATABASE_URL if set (an empty throw-away database, e.g. a fresh in-memory PGlite server).
+ * SHADOW_DATABASE_URL if set (an empty throw-away database).
  * Exit codes: 0 done (also when there was nothing to do), 1 failed, 2 bad usage.
  */
 import { performance } from 'node:perf_hooks';

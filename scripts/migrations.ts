@@ -49,7 +49,7 @@ export interface CreateOptions extends MigrationOptions {
   schemaPath?: string;
   /**
    * An EMPTY database to replay the existing migrations into (checked; left holding them
-   * afterwards, so use a throw-away one, e.g. a fresh in-memory PGlite server). Default: a
+   * afterwards, so use a throw-away one). Default: a
    * temporary database created and dropped on the server of `databaseUrl`.
    */
   shadowDatabaseUrl?: string;
@@ -273,8 +273,8 @@ function engineError(err: unknown, registry: ErrorRegistry, panic: string | unde
 
 /**
  * Connections for the engine. The main database gets a pool of ONE connection: the engine takes a
- * session-level advisory lock and expects every later statement on that same session, and the
- * embedded PGlite server serves a single client. A shadow database is only asked for by `create`.
+ * session-level advisory lock and expects every later statement on that same session. A shadow
+ * database is only asked for by `create`.
  */
 class PgMigrationFactory implements SqlMigrationAwareDriverAdapterFactory {
   readonly provider = 'postgres' as const;
@@ -290,8 +290,8 @@ class PgMigrationFactory implements SqlMigrationAwareDriverAdapterFactory {
 
   /**
    * Called at engine start-up, which probes the server version. Without a main database (a
-   * `create` given only a shadow) the probe shares the shadow's single connection, so a one-client
-   * server such as the embedded PGlite one can be the shadow.
+   * `create` given only a shadow) the probe shares the shadow's single connection, so a server
+   * that serves one client at a time can be the shadow.
    */
   async connect(): Promise<SqlDriverAdapter> {
     if (this.databaseUrl) return this.adapterOn(this.newPool(this.databaseUrl));
@@ -315,7 +315,7 @@ class PgMigrationFactory implements SqlMigrationAwareDriverAdapterFactory {
     });
     this.cleanups.push(() => adminQuery(serverUrl, `DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`));
     const url = withDatabase(serverUrl, name);
-    // Servers that ignore the database name (the embedded PGlite one) would hand us the main
+    // A server that ignores the database name would hand us the main
     // database as "shadow", which the engine fills and empties: refuse that.
     const pool = this.newPool(url);
     const { rows } = await pool.query<{ db: string }>('SELECT current_database() AS db');

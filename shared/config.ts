@@ -85,10 +85,10 @@ const schema = z.object({
   EMAIL_FROM: z.string().default('CareCircle <reminders@carecircle.local>'),
   CLOUDINARY_URL: optionalString,
 
-  // --- Task queues, retries, dead letters, circuit breakers, periodic jobs (issue 4, part A) ---
+  // --- Task queues, retries, dead letters, circuit breakers, periodic jobs -----------------------
   /** Which workloads this worker process serves (comma-separated, see shared/task-queues.ts), or "all". */
   WORKER_QUEUES: z.string().default('all'),
-  /** Activities at once per worker, per queue: the seed's BullMQ concurrency. */
+  /** Activities at once per worker, per queue: the replaced design's BullMQ concurrency (docs/design.md). */
   NOTIFICATIONS_CONCURRENCY: z.coerce.number().int().min(1).default(10),
   MEDICATION_CONCURRENCY: z.coerce.number().int().min(1).default(5),
   /**
@@ -123,7 +123,7 @@ const schema = z.object({
   /** Sent, skipped and failed notification records older than this are deleted by the clean-up job. */
   NOTIFICATION_RETENTION_DAYS: z.coerce.number().int().min(1).default(90),
 
-  // ---- Operations (issue 5): logs, metrics, shutdown, remote Temporal --------------------------
+  // ---- Operations: logs, metrics, shutdown, remote Temporal ------------------------------------
   /** `pretty`: one readable line per entry; `json`: one JSON object per line. Default: pretty in development. */
   LOG_FORMAT: z.enum(['pretty', 'json']).optional(),
 
@@ -171,7 +171,7 @@ const schema = z.object({
   /** In-flight requests get this long to finish after the API stops accepting; then connections are closed. */
   API_SHUTDOWN_GRACE: durationMs.prefault('10s'),
 
-  // ---- The API as a product (issue 6): authentication and rate limits -------------------------
+  // ---- The API as a product: authentication and rate limits ------------------------------------
   /**
    * Bearer tokens are JWTs checked with one of: an HS256 shared secret (at least 32 characters),
    * or a PEM public key (RS256, ES256 or EdDSA) of the identity provider. Neither set outside
@@ -187,7 +187,7 @@ const schema = z.object({
   /** Behind a load balancer: take the client address from the first X-Forwarded-For entry. */
   TRUST_FORWARDED_FOR: flag,
 
-  // ---- Appointments, shifts, circle notifications, documents (issue 4, part B) ----------------
+  // ---- Appointments, shifts, circle notifications, documents -----------------------------------
   /** Default reminder offsets of an appointment, minutes before it starts (each appointment may set its own). */
   APPOINTMENT_REMINDER_OFFSETS_MINUTES: z
     .string()

@@ -6,7 +6,7 @@ export const medicationWorkflowId = (medicationId: string): string => `medicatio
 export const doseDedupeKey = (medicationId: string, doseAt: Date, recipientId: string, channel: string): string =>
   `dose:${medicationId}:${doseAt.toISOString()}:${recipientId}:${channel}`;
 
-// ---- Appointments, shifts, circle notifications, documents (issue 4, part B) ----
+// ---- Appointments, shifts, circle notifications, documents ----
 export const appointmentWorkflowId = (appointmentId: string): string => `appointment:${appointmentId}`;
 export const shiftWorkflowId = (shiftId: string): string => `shift:${shiftId}`;
 export const circleNotificationWorkflowId = (notificationId: string): string => `circle-notification:${notificationId}`;

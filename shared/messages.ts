@@ -55,7 +55,7 @@ export function refillText(input: { patientName: string; medicationName: string;
   };
 }
 
-// ---- Appointments, shifts, circle notifications (issue 4, part B) ----
+// ---- Appointments, shifts, circle notifications ----
 
 /** "in 1 hour", "in 2 days", "in 25 minutes": how far ahead, rounded the way people say it. */
 export function timeUntil(fromMs: number, toMs: number): string {

@@ -173,7 +173,7 @@ export const deadLetterGauges = {
 };
 
 /**
- * The seed's alert thresholds. ops/alerts.rules.yml carries the same numbers (test/alerts.test.ts
+ * The replaced design's alert thresholds. ops/alerts.rules.yml carries the same numbers (test/alerts.test.ts
  * checks that), and GET /v1/ops/queues flags what crosses them.
  */
 export const ALERT_THRESHOLDS = {

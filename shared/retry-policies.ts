@@ -1,17 +1,18 @@
 /**
- * The seed's retry table as Temporal retry policies, one per kind of activity, plus the jitter that
- * Temporal's policies lack. Safe to import from workflow code (no Node APIs).
+ * The replaced design's retry table (docs/design.md) as Temporal retry policies, one per kind of
+ * activity, plus the jitter that Temporal's policies lack. Safe to import from workflow code (no
+ * Node APIs).
  *
- * | kind          | seed                              | here                                          |
+ * | kind          | replaced design                   | here                                          |
  * | ------------- | --------------------------------- | --------------------------------------------- |
  * | notification  | 3 attempts, exponential           | 3 attempts, 1 min × 2ⁿ (1, 2 min)              |
  * | medication    | 2 attempts, 5-minute delay        | 2 attempts, 5 min                              |
  * | appointment   | 3 attempts, 15-minute delay       | 3 attempts, 15 min                             |
  * | shift         | 3 attempts, 15-minute delay       | 3 attempts, 15 min                             |
  * | document      | 5 attempts, exponential           | 5 attempts, 1 min × 2ⁿ (1, 2, 4, 8 min)        |
- * | bookkeeping   | (not in the seed)                 | until it succeeds, 1 s × 2ⁿ up to 1 min        |
+ * | bookkeeping   | (not in it)                       | until it succeeds, 1 s × 2ⁿ up to 1 min        |
  *
- * | armedDose     (not in the seed)                 | crash: 1 s × 2ⁿ up to 10 s; provider: as medication |
+ * | armedDose     (not in it)                       | crash: 1 s × 2ⁿ up to 10 s; provider: as medication |
  *
  * Every delay is jittered by ±JITTER_RATIO (so 5 min is 4–6 min) by the activity itself: it throws
  * an ApplicationFailure whose `nextRetryDelay` is the policy's delay for this attempt with jitter
@@ -29,7 +30,7 @@ export const TRANSIENT_DELIVERY_ERROR = 'TransientDeliveryError';
 export const VALIDATION_ERROR = 'ValidationError';
 export const NON_RETRYABLE_ERROR_TYPES = [PERMANENT_DELIVERY_ERROR, VALIDATION_ERROR];
 
-/** ±20 %: enough to spread a burst of retries over minutes, small enough to keep the seed's timing. */
+/** ±20 %: enough to spread a burst of retries over minutes, small enough to keep the replaced design's timing. */
 export const JITTER_RATIO = 0.2;
 
 const MINUTE = 60_000;

@@ -1,5 +1,5 @@
 /**
- * Every task queue, its workload, concurrency, rate limit and priority, in one place: the seed's
+ * Every task queue, its workload, concurrency, rate limit and priority, in one place: the replaced design's
  * BullMQ queues (docs/queues.md puts them side by side). Safe to import from workflow code (no Node
  * APIs): workflows route activities by these names; workers read the numbers through
  * `taskQueueSettings(config)`.
@@ -35,7 +35,7 @@ export const WORKLOADS = Object.keys(TASK_QUEUES) as Workload[];
 /**
  * Temporal task priority (`priorityKey`, 1 = first; the server's default range is 1–5, default 3).
  * Within one task queue a backlog is served in this order, so urgent messages overtake a fan-out to
- * a few hundred members or the daily digest. The seed's High / Medium / Low map to 2 / 3 / 4.
+ * a few hundred members or the daily digest. The replaced design's High / Medium / Low map to 2 / 3 / 4.
  */
 export const PRIORITY = {
   urgent: 1,
@@ -47,7 +47,7 @@ export const PRIORITY = {
 
 export interface TaskQueueSettings {
   name: string;
-  /** Activities running at once on one worker (the seed's BullMQ `concurrency`). */
+  /** Activities running at once on one worker (the replaced design's BullMQ `concurrency`). */
   maxConcurrentActivities: number;
   /** Workflow tasks at once on one worker; workflow tasks are short, so a few suffice. */
   maxConcurrentWorkflowTasks: number;
@@ -57,7 +57,7 @@ export interface TaskQueueSettings {
   runsWorkflows: boolean;
 }
 
-/** The numbers in force, from configuration (shared/config.ts, defaults = the seed's). */
+/** The numbers in force, from configuration (shared/config.ts, defaults = the replaced design's). */
 export function taskQueueSettings(
   cfg: Pick<
     Config,

@@ -1,5 +1,5 @@
 /**
- * ops/alerts.rules.yml: parsed and checked here on every run (structure, the seed's thresholds, the
+ * ops/alerts.rules.yml: parsed and checked here on every run (structure, the replaced design's thresholds, the
  * metric names the application really exports, a runbook section per alert, a unit test per
  * alert); and, where promtool is installed (Debian: `apt-get install prometheus`), loaded by
  * Prometheus's own checker and run against ops/alerts.test.yml, which makes every rule fire on
@@ -66,7 +66,7 @@ describe('ops/alerts.rules.yml', () => {
     }
   });
 
-  it("carries the seed's thresholds, the same numbers as ALERT_THRESHOLDS", () => {
+  it("carries the replaced design's thresholds, the same numbers as ALERT_THRESHOLDS", () => {
     expect(compact(byName('TaskQueueBacklogHigh').expr)).toMatch(
       new RegExp(`carecircle_task_queue_backlog\\) > ${ALERT_THRESHOLDS.backlog}$`),
     );

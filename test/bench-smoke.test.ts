@@ -2,7 +2,7 @@
  * Keeps the benchmark code from rotting: the burst scenario of `npm run bench` (bench/scenarios/
  * burst.ts, the same code path: the API and the production worker as child processes, the Temporal
  * dev server, the fake provider taking 4 calls at once) with 20 doses, and its baselines: bare
- * Temporal, BullMQ as the seed configures it and at the provider's concurrency. Every dose must
+ * Temporal, BullMQ as the replaced design configures it and at the provider's concurrency. Every dose must
  * reach the fake provider exactly once. Not a benchmark: nothing here is timed. The run with a
  * worker SIGKILLed waits out the killed worker's timeouts (minutes): `npm run bench -- burst` only.
  *

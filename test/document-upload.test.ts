@@ -1,7 +1,7 @@
 /**
  * Document uploads through the real Cloudinary SDK to the fake provider server (test/fakes), on
  * the time-skipping server with the real activities: a chunked upload with progress, five
- * transient failures (the seed's 5 attempts) and a permanent 4xx each ending as a failed document
+ * transient failures (the replaced design's 5 attempts) and a permanent 4xx each ending as a failed document
  * with one dead letter, and an operator's retry of that dead letter uploading the kept bytes once.
  * The interrupted upload is test/document-resume.test.ts.
  */

@@ -83,7 +83,7 @@ async function deliver(channel: 'email' | 'push') {
       body: 'Sunday 18:00',
     },
   });
-  // The seed's policy for notifications: 3 attempts, exponential (1 min, 2 min).
+  // The replaced design's policy for notifications: 3 attempts, exponential (1 min, 2 min).
   const [outcome] = (await env.client.workflow.execute('deliverBatchWorkflow', {
     taskQueue: TASK_QUEUE,
     workflowId: `provider-${doses}`,

@@ -1,5 +1,5 @@
 /**
- * The seed's retry table on Temporal's time-skipping test server: each kind's attempts and the
+ * The replaced design's retry table on Temporal's time-skipping test server: each kind's attempts and the
  * (jittered) delays between them, read from the server's own clock, plus Retry-After, permanent
  * failures and an open circuit breaker. The failures are made by the real decision tree
  * (activities/retry.ts) from the errors the provider adapters throw.
@@ -65,7 +65,7 @@ async function probe(
 const gaps = (times: number[]) => times.slice(1).map((t, i) => t - times[i]!);
 const serverError = () => new DeliveryError('Resend rejected the email (503)', false, '503');
 
-describe('each kind retries transient failures as the seed says, with jitter', () => {
+describe('each kind retries transient failures as the replaced design says, with jitter', () => {
   const table: [ActivityKind, number, number[]][] = [
     ['notification', 3, [1 * MINUTE, 2 * MINUTE]],
     ['medication', 2, [5 * MINUTE]],
@@ -82,7 +82,7 @@ describe('each kind retries transient failures as the seed says, with jitter', (
       expect(gap).toBeGreaterThanOrEqual(delays[i]! * (1 - JITTER_RATIO) - 1000);
       expect(gap).toBeLessThanOrEqual(delays[i]! * (1 + JITTER_RATIO) + 1000);
     });
-    // The policy's own delays are the seed's.
+    // The policy's own delays are the replaced design's.
     expect(delays.map((_, i) => backoffDelayMs(RETRY_POLICIES[kind], i + 1))).toEqual(delays);
   });
 

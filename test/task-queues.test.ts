@@ -1,7 +1,7 @@
 /**
  * Task queues on the real dev server (Temporal CLI): urgent deliveries overtake a backlog by task
  * priority; email goes to its own rate-limited queue, push and in-app to the notifications queue;
- * the server hands each activity its retry policy (which the jitter uses); workers get the seed's
+ * the server hands each activity its retry policy (which the jitter uses); workers get the replaced design's
  * concurrency and the email rate limit from configuration.
  */
 import { Context } from '@temporalio/activity';
@@ -188,7 +188,7 @@ describe('routing, priority and policies as the activity sees them', () => {
 });
 
 describe('worker settings from configuration', () => {
-  it("are the seed's by default, and configurable", () => {
+  it("are the replaced design's by default, and configurable", () => {
     const defaults = taskQueueSettings(loadConfig({}));
     expect(defaults.notifications.maxConcurrentActivities).toBe(10);
     // The medication queue's own work (5), plus slots for armed doses waiting for their instant.

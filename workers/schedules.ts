@@ -4,7 +4,7 @@
  * that exists already is updated to the configured spec and action, so changing a cron expression
  * or the retention takes effect at the next start; its pause state and history are kept.
  *
- * Schedules replace the seed's `repeat: { cron }` jobs: the server keeps the timetable, catches up
+ * Schedules replace the replaced design's `repeat: { cron }` jobs: the server keeps the timetable, catches up
  * runs missed while it was down (within `catchupWindow`), never overlaps a run still going, and
  * shows every run in the Web UI under Schedules.
  */

@@ -1,6 +1,6 @@
 /**
  * One workflow per uploaded document, id `document:<documentId>`: runs `uploadDocument` (which
- * heartbeats its progress and resumes from the last heartbeat on every retry) under the seed's
+ * heartbeats its progress and resumes from the last heartbeat on every retry) under the replaced design's
  * document policy, 5 attempts with exponential backoff. When the upload fails for good the document
  * is marked failed and a dead letter is recorded; the workflow itself completes normally.
  */

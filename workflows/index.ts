@@ -2,12 +2,12 @@
 export { medicationReminderWorkflow } from './medication-reminder.ts';
 export type { MedicationReminderInput } from './medication-reminder.ts';
 export * from './medication-messages.ts';
-// Dead-letter retries and periodic jobs (issue 4, part A).
+// Dead-letter retries and periodic jobs.
 export { retryDeadLetterWorkflow } from './dead-letters.ts';
 export type { RetryDeadLetterInput } from './dead-letters.ts';
 export { cleanupNotificationsWorkflow, dailyDigestWorkflow, reconcileWorkflowsWorkflow } from './maintenance.ts';
 export type { DailyDigestInput, DailyDigestResult, ReconcileResult } from './maintenance.ts';
-// Appointments, shifts, circle notifications, documents (issue 4, part B).
+// Appointments, shifts, circle notifications, documents.
 export { appointmentReminderWorkflow } from './appointment-reminder.ts';
 export type { AppointmentReminderInput } from './appointment-reminder.ts';
 export { shiftReminderWorkflow } from './shift-reminder.ts';

@@ -1,7 +1,7 @@
 /**
  * GET /v1/ops/queues: the operator's one-page view. Depth, age, rates and pollers per task queue,
  * deliveries sent and failed in the last 15 minutes, open dead letters, every worker's breakers,
- * in-flight work and memory, and `attention`: what crosses the seed's alert thresholds right now.
+ * in-flight work and memory, and `attention`: what crosses the replaced design's alert thresholds right now.
  * A source that does not answer is reported as such; the rest is still served. Operators only.
  */
 import { createRoute, z } from '@hono/zod-openapi';

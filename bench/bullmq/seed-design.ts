@@ -1,11 +1,11 @@
 /**
- * The BullMQ baseline of the burst benchmark: the seed's design (/work/shared/seed/
- * workers-and-background-jobs.md) on Redis, as a benchmark only — nothing in the product uses it.
+ * The BullMQ baseline of the burst benchmark: the replaced design (docs/design.md) on Redis, as a
+ * benchmark only — nothing in the product uses it.
  *
  * - A dose is a delayed job on `medication-reminders` (due at the dose instant), 2 attempts 5
- *   minutes apart (the seed's table), worker concurrency 5.
+ *   minutes apart (the replaced design's table), worker concurrency 5.
  * - Its handler loads fresh state, writes one pending notification per channel and enqueues one
- *   job per notification on `notifications` (the seed's job options: 3 attempts, exponential
+ *   job per notification on `notifications` (the replaced design's job options: 3 attempts, exponential
  *   backoff from 1 minute, keep the last 1,000 completed, keep failed), worker concurrency 10.
  * - The notification handler sends through the same Resend adapter as the product.
  *
@@ -19,7 +19,7 @@ export const REDIS_URL_DEFAULT = 'redis://127.0.0.1:6379';
 
 export const QUEUES = { reminders: 'medication-reminders', notifications: 'notifications' } as const;
 
-/** The seed's `workerOptions`. */
+/** The replaced design's `workerOptions`. */
 export const CONCURRENCY = { reminders: 5, notifications: 10 } as const;
 
 /** Seed's table: medication-reminders "2 attempts, 5-minute delay". */

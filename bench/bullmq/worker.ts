@@ -1,7 +1,7 @@
 /**
  * Worker process of the BullMQ baseline (see bench/bullmq/seed-design.ts), started by the burst
  * scenario. Environment: DATABASE_URL, BENCH_REDIS_URL, BENCH_BULLMQ_PREFIX (keys of this run
- * only), BENCH_BULLMQ_NOTIFICATIONS_CONCURRENCY (default the seed's 10: the provider calls at once), RESEND_API_KEY / RESEND_BASE_URL (the fake provider), BENCH_STATUS_PORT (GET /ready,
+ * only), BENCH_BULLMQ_NOTIFICATIONS_CONCURRENCY (default the replaced design's 10: the provider calls at once), RESEND_API_KEY / RESEND_BASE_URL (the fake provider), BENCH_STATUS_PORT (GET /ready,
  * GET /status with memory). SIGTERM closes the workers (in-flight jobs finish) and exits 0.
  */
 import http from 'node:http';
@@ -30,7 +30,7 @@ const { push, email } = createProviders(cfg, prisma);
 const reminders = createMedicationReminderActivities(prisma);
 const notifications = new Queue<NotificationJob>(QUEUES.notifications, { connection, prefix });
 
-/** The seed's medication-reminder handler: fresh state, guards, plan, enqueue, record. */
+/** The replaced design's medication-reminder handler: fresh state, guards, plan, enqueue, record. */
 async function remind(job: Job<ReminderJob>): Promise<unknown> {
   const plan = await reminders.planDoseReminder({ medicationId: job.data.medicationId, doseAt: job.data.doseAt });
   if (plan.status === 'skipped') return plan;

@@ -3,7 +3,7 @@
  * embedded defaults (its own pool sizes and timeouts, the Temporal dev server with its SQLite file,
  * the worker running beside it as in production). Each request validates, writes the medication and
  * starts its workflow, as one signed-in caregiver (bearer token; the API's rate limits lifted, see
- * startApi). The seed's reference is 160 ms per request.
+ * startApi). The replaced design's reference is 160 ms per request.
  */
 import { randomUUID } from 'node:crypto';
 import fs from 'node:fs';

@@ -13,8 +13,8 @@
  *    (the others carry on; nothing restarts it). Lateness then includes what recovery costs.
  * 3. `bare-temporal`, on the same dev server: one workflow per dose, a timer to its instant and one
  *    activity that sends to the provider (bench/bare.ts). The engine's minimal path.
- * 4. `bullmq` on the local Redis: the seed's design (bench/bullmq/), delayed jobs, same database
- *    work, same Resend adapter, the seed's concurrency (10 provider calls at once).
+ * 4. `bullmq` on the local Redis: the replaced design (bench/bullmq/), delayed jobs, same database
+ *    work, same Resend adapter, the replaced design's concurrency (10 provider calls at once).
  * 5. `bullmq-at-20`: the same with as many provider calls at once as the provider takes (its
  *    notification worker's concurrency raised to `providerConcurrency`); nothing else changes.
  * BullMQ is skipped (and said so) when Redis is unreachable.
@@ -607,7 +607,7 @@ async function burstBullmq(p: Phase, redisUrl: string, system: 'bullmq' | 'bullm
     stack.push('BullMQ worker', () => worker.stop());
     await waitForHttp(`http://127.0.0.1:${port}/ready`, worker, 60_000);
 
-    /** Medication rows as the seed's API would have written them (setup, not timed). */
+    /** Medication rows as the replaced design's API would have written them (setup, not timed). */
     const createRows = async (count: number, due: number, label: string) => {
       const meds = Array.from({ length: count }, (_, i) => ({
         id: randomUUID(),

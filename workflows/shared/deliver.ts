@@ -33,7 +33,7 @@ export type DeliveryOutcome =
   | { dedupeKey: string; status: 'sent' | 'already_sent' | 'skipped'; result: DeliveryResult }
   | { dedupeKey: string; status: 'dead_lettered'; error: string; errorType: string | null };
 
-/** The seed's priority column: notifications and medication reminders High, the rest Medium. */
+/** The replaced design's priority column: notifications and medication reminders High, the rest Medium. */
 const DEFAULT_PRIORITY: Record<DeliveryKind, number> = {
   notification: PRIORITY.high,
   medication: PRIORITY.high,
