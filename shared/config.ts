@@ -18,12 +18,15 @@ const optionalString = z
 
 const port = z.coerce.number().int().min(0).max(65535);
 
-/** "on"/"off" style switches: true, false, 1, 0, yes, no (case-insensitive). */
+/**
+ * The one parser of "on"/"off" switches: true, false, 1, 0, yes, no (case-insensitive); unset or
+ * empty is undefined, for the setting's default to decide.
+ */
 const flag = z
   .string()
   .trim()
   .toLowerCase()
-  .pipe(z.enum(['true', 'false', '1', '0', 'yes', 'no', '']))
+  .pipe(z.enum(['true', 'false', '1', '0', 'yes', 'no', ''], { error: 'expected true, false, 1, 0, yes or no' }))
   .transform((v) => (v === '' ? undefined : ['true', '1', 'yes'].includes(v)))
   .optional();
 
@@ -112,10 +115,7 @@ const schema = z.object({
   CIRCUIT_BREAKER_FAILURES: z.coerce.number().int().min(1).default(5),
   CIRCUIT_BREAKER_OPEN_MS: z.coerce.number().int().min(100).default(30_000),
   /** Periodic jobs (Temporal Schedules), created at worker start-up: cron expressions and their time zone. */
-  SCHEDULES_ENABLED: z
-    .enum(['true', 'false'])
-    .default('true')
-    .transform((v) => v === 'true'),
+  SCHEDULES_ENABLED: flag.transform((v) => v ?? true),
   SCHEDULES_TIMEZONE: z.string().default('UTC'),
   DAILY_DIGEST_CRON: z.string().default('0 7 * * *'),
   RECONCILE_CRON: z.string().default('*/15 * * * *'),
