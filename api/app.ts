@@ -43,22 +43,21 @@ export function createApp(deps: ApiDeps, onError: (err: unknown) => void = () =>
 
   // Before the JSON body limit below: documents have their own, larger one (DOCUMENT_MAX_BYTES).
   app.route('/v1/documents', documentRoutes(deps));
-  app.use(
-    '/v1/*',
-    bodyLimit({
-      maxSize: MAX_BODY_BYTES,
-      onError: (c) =>
-        problemResponse(
-          c,
-          new ProblemError(
-            413,
-            'payload-too-large',
-            'Payload too large',
-            `Bodies are limited to ${MAX_BODY_BYTES} bytes`,
-          ),
+  const limitBody = bodyLimit({
+    maxSize: MAX_BODY_BYTES,
+    onError: (c) =>
+      problemResponse(
+        c,
+        new ProblemError(
+          413,
+          'payload-too-large',
+          'Payload too large',
+          `Bodies are limited to ${MAX_BODY_BYTES} bytes`,
         ),
-    }),
-  );
+      ),
+  });
+  // GET and HEAD requests have no body; asking for it would build a whole fetch Request per read.
+  app.use('/v1/*', (c, next) => (c.req.method === 'GET' || c.req.method === 'HEAD' ? next() : limitBody(c, next)));
   // After the body limit: an oversized body is refused before it is hashed.
   app.use('/v1/*', idempotency(deps.prisma));
 
