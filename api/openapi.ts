@@ -71,6 +71,9 @@ export interface BeyondSchema {
 }
 export const beyondSchema = (status: ProblemStatus, ...rules: string[]): BeyondSchema => ({ status, rules });
 
+/** What a write to a circle's record may answer whatever its rules: invalid, forbidden, unknown, conflicting, too large, not JSON. */
+export const WRITE_PROBLEMS = [400, 403, 404, 409, 413, 415] as const satisfies readonly ProblemStatus[];
+
 interface ProblemResponse {
   description: string;
   content: typeof problemContent;

@@ -11,6 +11,7 @@ import {
   problems,
   recordRoute,
   uuidParams,
+  WRITE_PROBLEMS,
 } from '../openapi.ts';
 import { circleListQuery, createAppointmentBody, updateAppointmentBody } from '../scheduling-schemas.ts';
 
@@ -76,12 +77,7 @@ export const createAppointment = createRoute({
         'patientId: a member of the circle with role patient',
         'caregiverIds: caregivers or family members of the circle',
       ),
-      400,
-      403,
-      404,
-      409,
-      413,
-      415,
+      ...WRITE_PROBLEMS,
       422,
     ),
   },
@@ -113,12 +109,7 @@ export const updateAppointment = createRoute({
     200: jsonResponse(AppointmentSchema, 'Changed; the running workflow has taken the change'),
     ...problems(
       beyondSchema(400, 'startsAt: in the future', 'caregiverIds: caregivers or family members of the circle'),
-      400,
-      403,
-      404,
-      409,
-      413,
-      415,
+      ...WRITE_PROBLEMS,
     ),
   },
 });

@@ -20,6 +20,7 @@ import {
   problems,
   recordRoute,
   uuidParams,
+  WRITE_PROBLEMS,
 } from '../openapi.ts';
 import { pageSchema } from '../pagination.ts';
 
@@ -117,12 +118,7 @@ export const createMedication = createRoute({
         'patientId: a member of the circle with role patient',
         'schedule: endDate is not before startDate, and the schedule has a dose still to come',
       ),
-      400,
-      403,
-      404,
-      409,
-      413,
-      415,
+      ...WRITE_PROBLEMS,
       422,
     ),
   },
@@ -154,12 +150,7 @@ export const patchMedication = createRoute({
     200: jsonResponse(MedicationSchema, 'The medication as changed'),
     ...problems(
       beyondSchema(400, 'schedule: endDate is not before startDate, and the schedule has a dose still to come'),
-      400,
-      403,
-      404,
-      409,
-      413,
-      415,
+      ...WRITE_PROBLEMS,
       422,
     ),
   },
@@ -175,7 +166,7 @@ const scheduleStateRoute = <P extends string>(path: P, summary: string, answer: 
     request: { params },
     responses: {
       200: jsonResponse(MedicationSchema, answer),
-      ...problems(400, 403, 404, 409, 413, 415, 422),
+      ...problems(...WRITE_PROBLEMS, 422),
     },
   });
 
@@ -198,7 +189,7 @@ export const acknowledgeDose = createRoute({
   request: { params, body: jsonBody(acknowledgeDoseBody) },
   responses: {
     200: jsonResponse(DoseAcknowledgementSchema, 'The dose as acknowledged'),
-    ...problems(400, 403, 404, 409, 413, 415, 422),
+    ...problems(...WRITE_PROBLEMS, 422),
   },
 });
 
@@ -210,7 +201,7 @@ export const logDose = createRoute({
   request: { params, body: jsonBody(logDoseBody) },
   responses: {
     201: jsonResponse(LoggedDoseSchema, 'Logged'),
-    ...problems(400, 403, 404, 409, 413, 415, 422),
+    ...problems(...WRITE_PROBLEMS, 422),
   },
 });
 

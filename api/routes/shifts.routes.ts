@@ -11,6 +11,7 @@ import {
   problems,
   recordRoute,
   uuidParams,
+  WRITE_PROBLEMS,
 } from '../openapi.ts';
 import { circleListQuery, createShiftBody, updateShiftBody } from '../scheduling-schemas.ts';
 
@@ -70,12 +71,7 @@ export const createShift = createRoute({
         'endsAt: after startsAt, at most 7 days later',
         'assigneeId: a caregiver or family member of the circle',
       ),
-      400,
-      403,
-      404,
-      409,
-      413,
-      415,
+      ...WRITE_PROBLEMS,
       422,
     ),
   },
@@ -111,12 +107,7 @@ export const updateShift = createRoute({
         'assigneeId: a caregiver or family member of the circle',
         'swapWithShiftId: another shift of the same circle',
       ),
-      400,
-      403,
-      404,
-      409,
-      413,
-      415,
+      ...WRITE_PROBLEMS,
     ),
   },
 });
