@@ -5,7 +5,7 @@
  */
 import { generateKeyPairSync } from 'node:crypto';
 import { SignJWT } from 'jose';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { createApp } from '../api/app.ts';
 import type { ApiDeps } from '../api/deps.ts';
 import { DEV_SIGNING_SECRET, signDevToken, tokenVerifier } from '../shared/auth-tokens.ts';
@@ -56,6 +56,26 @@ describe('token verification settings', () => {
       .setExpirationTime('5m')
       .sign(new TextEncoder().encode(publicKey.export({ type: 'spki', format: 'pem' }).toString()));
     await expect(verifier.verify(confused)).rejects.toThrow(/algorithm/);
+  });
+
+  it('accepts a token it verified before only until it expires, and checks a refused one every time', async () => {
+    const cfg = loadConfig({ NODE_ENV: 'test' });
+    const verifier = tokenVerifier(cfg);
+    vi.useFakeTimers({ now: new Date('2026-03-01T12:00:00.000Z'), toFake: ['Date'] });
+    try {
+      const token = await signDevToken(cfg, { userId: 'alice', ttlSeconds: 30 });
+      await expect(verifier.verify(token)).resolves.toEqual({ userId: 'alice', operator: false });
+      vi.setSystemTime(new Date('2026-03-01T12:00:29.999Z'));
+      await expect(verifier.verify(token)).resolves.toEqual({ userId: 'alice', operator: false });
+      vi.setSystemTime(new Date('2026-03-01T12:00:30.000Z'));
+      await expect(verifier.verify(token)).rejects.toThrow('The token has expired');
+
+      const forged = `${token.slice(0, token.lastIndexOf('.'))}.${'A'.repeat(43)}`;
+      vi.setSystemTime(new Date('2026-03-01T12:00:00.000Z'));
+      for (let i = 0; i < 2; i++) await expect(verifier.verify(forged)).rejects.toThrow(/signature is invalid/);
+    } finally {
+      vi.useRealTimers();
+    }
   });
 });
 
