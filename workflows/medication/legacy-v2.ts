@@ -335,7 +335,7 @@ export async function medicationReminderWorkflowV2(
 
   // ── Dose lifecycle ────────────────────────────────────────────────────────────────────────
   /**
-   * Delivery with the seed's policy for medication reminders (2 attempts, 5 minutes apart), on this
+   * Delivery with the replaced design's policy for medication reminders (2 attempts, 5 minutes apart), on this
    * workflow's own queue so a burst of doses never waits behind the bulk email rate limit.
    */
   async function deliverAll(dedupeKeys: string[]): Promise<void> {
