@@ -226,95 +226,105 @@ export function createDoseSendActivities(deps: DoseSendDeps) {
     });
   }
 
+  /** Plans the dose, waits for its instant, checks the fence and sends. */
+  async function armedSend(ctx: Context, input: ArmedDoseInput): Promise<ArmedDoseOutcome> {
+    const plan = await planDoseNotifications(prisma, { ...input, stage: 'reminder' });
+    if (plan.status === 'skipped' && plan.reason !== 'already_sent') return plan;
+
+    const keyPrefix = `dose:${input.medicationId}:${new Date(input.doseAt).toISOString()}:`;
+    const { pending, sentBefore } = await loadPending(keyPrefix);
+    try {
+      await waitForInstant(Date.parse(input.doseAt));
+    } catch (err) {
+      // Cancelled by the workflow (pause, edit, acknowledgement, deletion): these rows are done.
+      if (err instanceof CancelledFailure && ctx.cancellationDetails?.cancelRequested) {
+        await withdraw(keyPrefix, 'cancelled');
+      }
+      throw err;
+    }
+    if (pending.length > 0) {
+      const reason = await stillWanted(input);
+      if (reason) {
+        await withdraw(keyPrefix, reason);
+        return { status: 'skipped', reason };
+      }
+    }
+
+    // The sends themselves: every channel at once, within the process's provider budget.
+    const execution = ctx.info.workflowExecution ?? { workflowId: 'unknown', runId: 'unknown' };
+    let retryAfterMs: number | undefined;
+    let deadLettered = 0;
+    let firstSent = sentBefore;
+    sending++;
+    const sends = Promise.all(
+      pending.map(async ({ log: row, pushTokens }) => {
+        // Counted with the outcome: a worker that dies mid-call does not use up an attempt.
+        const attempt = row.attempts + 1;
+        // The provider slot is held for the call only: the row's write follows outside it, so the
+        // next dose's call does not wait on this one's database round trip. A crash between the
+        // two leaves the row pending; the retry's call is absorbed by the provider's idempotency key.
+        const outcome = await providers.execute(() =>
+          reachProvider(row, pushTokens).then(
+            (result) => ({ result }),
+            (error: unknown) => ({ error }),
+          ),
+        );
+        const sentAt = await recordOutcome(row, outcome, attempt);
+        if (sentAt && (!firstSent || sentAt < firstSent)) firstSent = sentAt;
+        if (!('error' in outcome)) return;
+        const err = outcome.error;
+        // Not a provider's answer (the database is down, say): the whole attempt is retried soon.
+        if (!(err instanceof DeliveryError)) throw err;
+        const transient = !err.permanent;
+        const message = err instanceof Error ? err.message : String(err);
+        if (transient && attempt < MAX_PROVIDER_ATTEMPTS) {
+          const delay = err.retryAfterMs ?? jitteredDelayMs(RETRY_POLICIES.medication, attempt, Math.random());
+          retryAfterMs = Math.max(retryAfterMs ?? 0, delay);
+          return;
+        }
+        deadLettered++;
+        await recordDeadLetterRow(
+          prisma,
+          {
+            dedupeKey: row.dedupeKey,
+            error: message,
+            errorType: transient ? TRANSIENT_DELIVERY_ERROR : PERMANENT_DELIVERY_ERROR,
+          },
+          execution,
+        );
+      }),
+    );
+    await sends.finally(doneSending);
+    await burstSent();
+    if (retryAfterMs !== undefined) {
+      throw ApplicationFailure.create({
+        type: TRANSIENT_DELIVERY_ERROR,
+        message: 'A channel of the dose reminder failed; it is tried once more after the medication delay',
+        nextRetryDelay: retryAfterMs,
+      });
+    }
+    if (!firstSent && pending.length === 0) {
+      // Nothing of this dose was or will be sent (its rows were withdrawn earlier).
+      const any = await prisma.notificationLog.count({ where: { dedupeKey: { startsWith: keyPrefix } } });
+      if (any > 0) return { status: 'skipped', reason: 'withdrawn' };
+    }
+    return { status: 'sent', sentAt: (firstSent ?? new Date()).toISOString(), deadLettered };
+  }
+
   return {
     async remindDoseAtInstant(input: ArmedDoseInput): Promise<ArmedDoseOutcome> {
       const ctx = Context.current();
-      const plan = await planDoseNotifications(prisma, { ...input, stage: 'reminder' });
-      if (plan.status === 'skipped' && plan.reason !== 'already_sent') return plan;
-
-      const keyPrefix = `dose:${input.medicationId}:${new Date(input.doseAt).toISOString()}:`;
-      const { pending, sentBefore } = await loadPending(keyPrefix);
+      // Alive from the first moment to the last, not only while waiting: after a worker dies its
+      // whole burst of doses is retried at once, and each queues for the database pool to plan;
+      // a silent wait longer than the heartbeat timeout would have the server retry it again
+      // while the first attempt still runs, and a herd of such retries never drains.
+      ctx.heartbeat();
+      const alive = setInterval(() => ctx.heartbeat(), HEARTBEAT_EVERY_MS);
       try {
-        await waitForInstant(Date.parse(input.doseAt));
-      } catch (err) {
-        // Cancelled by the workflow (pause, edit, acknowledgement, deletion): these rows are done.
-        if (err instanceof CancelledFailure && ctx.cancellationDetails?.cancelRequested) {
-          await withdraw(keyPrefix, 'cancelled');
-        }
-        throw err;
-      }
-      if (pending.length > 0) {
-        const reason = await stillWanted(input);
-        if (reason) {
-          await withdraw(keyPrefix, reason);
-          return { status: 'skipped', reason };
-        }
-      }
-
-      // The sends themselves: every channel at once, within the process's provider budget.
-      const heartbeats = setInterval(() => ctx.heartbeat(), HEARTBEAT_EVERY_MS);
-      const execution = ctx.info.workflowExecution ?? { workflowId: 'unknown', runId: 'unknown' };
-      let retryAfterMs: number | undefined;
-      let deadLettered = 0;
-      let firstSent = sentBefore;
-      sending++;
-      try {
-        const sends = Promise.all(
-          pending.map(async ({ log: row, pushTokens }) => {
-            // Counted with the outcome: a worker that dies mid-call does not use up an attempt.
-            const attempt = row.attempts + 1;
-            // The provider slot is held for the call only: the row's write follows outside it, so the
-            // next dose's call does not wait on this one's database round trip. A crash between the
-            // two leaves the row pending; the retry's call is absorbed by the provider's idempotency key.
-            const outcome = await providers.execute(() =>
-              reachProvider(row, pushTokens).then(
-                (result) => ({ result }),
-                (error: unknown) => ({ error }),
-              ),
-            );
-            const sentAt = await recordOutcome(row, outcome, attempt);
-            if (sentAt && (!firstSent || sentAt < firstSent)) firstSent = sentAt;
-            if (!('error' in outcome)) return;
-            const err = outcome.error;
-            // Not a provider's answer (the database is down, say): the whole attempt is retried soon.
-            if (!(err instanceof DeliveryError)) throw err;
-            const transient = !err.permanent;
-            const message = err instanceof Error ? err.message : String(err);
-            if (transient && attempt < MAX_PROVIDER_ATTEMPTS) {
-              const delay = err.retryAfterMs ?? jitteredDelayMs(RETRY_POLICIES.medication, attempt, Math.random());
-              retryAfterMs = Math.max(retryAfterMs ?? 0, delay);
-              return;
-            }
-            deadLettered++;
-            await recordDeadLetterRow(
-              prisma,
-              {
-                dedupeKey: row.dedupeKey,
-                error: message,
-                errorType: transient ? TRANSIENT_DELIVERY_ERROR : PERMANENT_DELIVERY_ERROR,
-              },
-              execution,
-            );
-          }),
-        );
-        await sends.finally(doneSending);
-        await burstSent();
+        return await armedSend(ctx, input);
       } finally {
-        clearInterval(heartbeats);
+        clearInterval(alive);
       }
-      if (retryAfterMs !== undefined) {
-        throw ApplicationFailure.create({
-          type: TRANSIENT_DELIVERY_ERROR,
-          message: 'A channel of the dose reminder failed; it is tried once more after the medication delay',
-          nextRetryDelay: retryAfterMs,
-        });
-      }
-      if (!firstSent && pending.length === 0) {
-        // Nothing of this dose was or will be sent (its rows were withdrawn earlier).
-        const any = await prisma.notificationLog.count({ where: { dedupeKey: { startsWith: keyPrefix } } });
-        if (any > 0) return { status: 'skipped', reason: 'withdrawn' };
-      }
-      return { status: 'sent', sentAt: (firstSent ?? new Date()).toISOString(), deadLettered };
     },
   };
 }

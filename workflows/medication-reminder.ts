@@ -52,6 +52,7 @@ import {
   type CarriedDose,
   type Cursor,
   type OpenDose,
+  type ScheduleStateSnapshot,
 } from './medication/schedule-state.ts';
 import {
   acknowledgeDoseUpdate,
@@ -135,23 +136,21 @@ class MedicationScheduleWorkflow {
   constructor(private readonly input: MedicationReminderInput) {
     this.medicationId = input.medicationId;
     this.leadMs = (input.armLeadSeconds ?? DEFAULT_ARM_LEAD_SECONDS) * 1000;
-    this.s = new ScheduleStateMachine(
-      {
-        schedule: input.schedule,
-        state: input.state ?? 'active',
-        windowMinutes: input.escalationWindowMinutes ?? DEFAULT_WINDOW_MINUTES,
-        ...(input.lastDoseAt ? { lastDoseAt: input.lastDoseAt } : {}),
-        ...(input.lastDoseSlot ? { lastDoseSlot: input.lastDoseSlot } : {}),
-        ...(input.cursor ? { cursor: input.cursor } : {}),
-        ...(input.remindersSent !== undefined ? { remindersSent: input.remindersSent } : {}),
-        ...(input.revision !== undefined ? { revision: input.revision } : {}),
-        ...(input.generation !== undefined ? { generation: input.generation } : {}),
-        ...(input.intervalAnchorMs !== undefined ? { intervalAnchorMs: input.intervalAnchorMs } : {}),
-        ...(input.recentDoses ? { recentDoses: input.recentDoses } : {}),
-        ...(input.openDoses ? { openDoses: input.openDoses } : {}),
-      },
-      Date.now(),
-    );
+    const snapshot: ScheduleStateSnapshot = {
+      schedule: input.schedule,
+      state: input.state ?? 'active',
+      windowMinutes: input.escalationWindowMinutes ?? DEFAULT_WINDOW_MINUTES,
+      ...(input.lastDoseAt ? { lastDoseAt: input.lastDoseAt } : {}),
+      ...(input.lastDoseSlot ? { lastDoseSlot: input.lastDoseSlot } : {}),
+      ...(input.cursor ? { cursor: input.cursor } : {}),
+      ...(input.remindersSent !== undefined ? { remindersSent: input.remindersSent } : {}),
+      ...(input.revision !== undefined ? { revision: input.revision } : {}),
+      ...(input.generation !== undefined ? { generation: input.generation } : {}),
+      ...(input.intervalAnchorMs !== undefined ? { intervalAnchorMs: input.intervalAnchorMs } : {}),
+      ...(input.recentDoses ? { recentDoses: input.recentDoses } : {}),
+      ...(input.openDoses ? { openDoses: input.openDoses } : {}),
+    };
+    this.s = this.firstState(snapshot);
     this.savedRevision = -1; // a new run writes its state once, whatever the last run wrote
     this.sends = proxyActivities<Activities>({
       // The workflow's own queue, whose slots are sized for a burst of armed doses.
@@ -163,6 +162,23 @@ class MedicationScheduleWorkflow {
       retry: RETRY_POLICIES.armedDose,
       cancellationType: ActivityCancellationType.TRY_CANCEL,
     });
+  }
+
+  /**
+   * A new schedule counts its doses from when it was started, not from when a worker first ran it:
+   * a dose that fell due while no worker could (a crash, a backlog) is armed late, not skipped.
+   */
+  private firstState(snapshot: ScheduleStateSnapshot): ScheduleStateMachine {
+    const now = Date.now();
+    const fresh = this.input.cursor === undefined && this.input.lastDoseAt === undefined;
+    const started = workflowInfo().runStartTime.getTime();
+    if (fresh && started < now) {
+      const fromStart = new ScheduleStateMachine(snapshot, started);
+      const first = fromStart.next(started);
+      // Only when it changes what is armed, so histories of runs that started on time replay as before.
+      if (first && first.at.getTime() <= now && patched('doses-count-from-start')) return fromStart;
+    }
+    return new ScheduleStateMachine(snapshot, now);
   }
 
   // ── Projection ────────────────────────────────────────────────────────────────────────────
