@@ -31,6 +31,7 @@
  * The API gets a signing key of its own for the run (chaos/stack.ts); every request is made by one
  * user, CHAOS_USER, the caregiver of each circle it creates.
  */
+import os from 'node:os';
 import { setTimeout as delay } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
 import {
@@ -94,6 +95,12 @@ const dosesS1 = Number(values.doses ?? (smoke ? 50 : 300));
 const dosesOther = Number(values['other-doses']);
 const t0 = Date.now();
 const log = (line: string) => process.stdout.write(`[chaos +${((Date.now() - t0) / 1000).toFixed(1)}s] ${line}\n`);
+/** The machine's 1, 5 and 15 minute load averages: a run on a loaded machine is slower by itself. */
+const loadavg = () =>
+  os
+    .loadavg()
+    .map((l) => l.toFixed(1))
+    .join(' / ');
 const until = async (ms: number) => {
   const wait = ms - Date.now();
   if (wait > 0) await delay(wait);
@@ -117,7 +124,7 @@ const leadMs = Number(process.env.DOSE_ARM_LEAD_SECONDS ?? 60) * 1000;
 
 async function main(): Promise<number> {
   const report: Report = { scenarios: {}, badInput: { footprintChanged: [] }, failures: [] };
-  log(`starting the stack (scenarios ${[...wanted].join(',')})`);
+  log(`starting the stack (scenarios ${[...wanted].join(',')}); load average ${loadavg()}`);
   const stack = await Stack.start({ embeddedDatabase: wanted.has(3) || !process.env.DATABASE_URL, log });
   log(
     `up: API ${stack.apiUrl}, worker ${stack.workerUrl}, Temporal ${stack.temporalAddress}, ` +
@@ -173,8 +180,9 @@ async function run(stack: Stack, report: Report): Promise<void> {
   if (wanted.has(2)) plan.push({ key: '2', name: '2 Temporal restart', minute: 1, doses: dosesOther });
   if (wanted.has(3)) plan.push({ key: '3', name: '3 database outage 20 s', minute: 2, doses: dosesOther });
   const totalDoses = plan.reduce((n, p) => n + p.doses, 0) + (wanted.has(7) ? peopleMeds * 1.5 : 0);
-  // Creating a medication (row + workflow start) takes ~5-10 ms at 16 in flight; keep a margin.
-  const m0 = Math.ceil((Date.now() + 12_000 + totalDoses * 25) / 60_000) * 60_000;
+  // Creating a medication (row + workflow start) takes ~5-10 ms at 16 in flight, and several times
+  // that on a loaded machine: keep a margin, or the last doses would be in the past when created.
+  const m0 = Math.ceil((Date.now() + 12_000 + totalDoses * 60) / 60_000) * 60_000;
   const seeded: Record<string, SeededScenario> = {};
   for (const p of plan) {
     seeded[p.key] = await seedScenario({
@@ -523,7 +531,7 @@ function print(report: Report): number {
   }
   failures.push(...report.badInput.footprintChanged.map((f) => `bad input wrote something: ${f}`));
   if (failures.length) process.stdout.write(`\nFAILED:\n${failures.map((f) => `  - ${f}`).join('\n')}\n`);
-  process.stdout.write(`\nduration ${((Date.now() - t0) / 1000).toFixed(0)} s\n`);
+  process.stdout.write(`\nduration ${((Date.now() - t0) / 1000).toFixed(0)} s, load average at the end ${loadavg()}\n`);
   if (report.lateness) {
     const { m0, perKill, deliveries, scenarios, maxLatenessMs } = report.lateness;
     const rel = (ms: number) => `M${ms >= m0 ? '+' : ''}${((ms - m0) / 1000).toFixed(1)}s`;

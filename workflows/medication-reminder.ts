@@ -367,6 +367,8 @@ class MedicationScheduleWorkflow {
               ...(c.escalationWindowMinutes !== undefined ? { windowMinutes: c.escalationWindowMinutes } : {}),
             },
             Date.now(),
+            // Asked only when a late dose is at stake, so other edits replay as they were recorded.
+            c.schedule !== undefined && s.dueUnsent(Date.now()).length > 0 && patched('edit-keeps-due-doses'),
           ),
         )(),
       changeable,
@@ -599,6 +601,11 @@ class MedicationScheduleWorkflow {
   private async loop(): Promise<void> {
     const { s } = this;
     for (let doses = 0; ;) {
+      // Doses an edit kept (already due, still unsent) go out now, under the new generation.
+      for (let dose = s.overdue.shift(); dose; dose = s.overdue.shift()) {
+        this.startDose(s.rearm(dose), true);
+        doses++;
+      }
       if (this.readyForNewRun(doses)) await this.newRun();
       const seen = s.generation;
       const changed = () => s.generation !== seen || this.readyForNewRun(doses);

@@ -96,6 +96,8 @@ export class ScheduleStateMachine {
   intervalAnchorMs: number | undefined;
   readonly open = new Map<string, OpenDose>();
   readonly recent: Map<string, DoseState>;
+  /** Doses already due when an edit came, still unsent: armed again under the new generation. */
+  readonly overdue: Dose[] = [];
 
   constructor(s: ScheduleStateSnapshot, nowMs: number) {
     this.schedule = s.schedule;
@@ -227,8 +229,18 @@ export class ScheduleStateMachine {
     this.touch();
   }
 
-  /** Doses of the new schedule count from now: a change never sends a backlog of reminders. */
-  edit(change: { schedule?: MedicationSchedule; windowMinutes?: number }, nowMs: number): void {
+  /** Armed doses whose instant has passed and whose reminder has not gone out (a late send). */
+  dueUnsent(nowMs: number): OpenDose[] {
+    return this.openDoses().filter((d) => d.status === 'armed' && d.dose.at.getTime() <= nowMs);
+  }
+
+  /**
+   * Doses of the new schedule count from now: a change never sends a backlog of reminders. With
+   * `keepDue`, a dose that was already due under the old schedule and is still unsent (its send
+   * is late) is not dropped: it fell due before the change, so it is sent all the same.
+   */
+  edit(change: { schedule?: MedicationSchedule; windowMinutes?: number }, nowMs: number, keepDue = false): void {
+    const due = keepDue && change.schedule ? this.dueUnsent(nowMs).map((d) => d.dose) : [];
     if (change.schedule) {
       this.rewindUnsent();
       this.schedule = change.schedule;
@@ -238,6 +250,16 @@ export class ScheduleStateMachine {
     if (change.windowMinutes !== undefined) this.windowMs = change.windowMinutes * 60_000;
     if (change.schedule) this.supersede();
     else this.touch();
+    // The rewind forgot them and the cursor stays at now: only these doses come back.
+    this.overdue.push(...due);
+  }
+
+  /** Arms a dose kept by an edit, under the current generation, without moving the cursor. */
+  rearm(dose: Dose): OpenDose {
+    const cursor = this.cursor;
+    const d = this.arm(dose);
+    this.cursor = cursor;
+    return d;
   }
 
   changeZone(timezone: string, nowMs: number): void {

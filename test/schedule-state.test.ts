@@ -1,0 +1,51 @@
+/**
+ * The medication schedule's state machine (workflows/medication/schedule-state.ts) on its own: what
+ * an edit does to a dose that fell due before it and whose reminder has not gone out yet.
+ */
+import { describe, expect, it } from 'vitest';
+import { ScheduleStateMachine } from '../workflows/medication/schedule-state.ts';
+
+const T = Date.parse('2026-03-02T10:00:00Z');
+const S = 1000;
+const minutes = (...hhmm: string[]) => ({ type: 'times' as const, times: hhmm, timezone: 'UTC' });
+
+function armedAt(nowMs: number) {
+  const s = new ScheduleStateMachine(
+    { schedule: minutes('10:00', '10:01'), state: 'active', windowMinutes: 30 },
+    T - 120 * S,
+  );
+  const dose = s.next(nowMs)!;
+  expect(dose.at.getTime()).toBe(T);
+  return { s, armed: s.arm(dose) };
+}
+
+describe('an edit while a due dose is still unsent', () => {
+  it('keeps the dose (it fell due under the old schedule) and counts the new schedule from now', () => {
+    const { s, armed } = armedAt(T - 60 * S);
+    // The worker died across 10:00; the send is late when the edit comes at 10:00:05.
+    expect(s.dueUnsent(T + 5 * S)).toEqual([armed]);
+    s.edit({ schedule: minutes('10:00', '10:02') }, T + 5 * S, true);
+    expect(armed.closed).toBe(true);
+    expect(s.overdue.map((d) => d.at.getTime())).toEqual([T]);
+    const again = s.rearm(s.overdue.shift()!);
+    expect(again).toMatchObject({ key: new Date(T).toISOString(), status: 'armed', generation: s.generation });
+    expect(s.open.get(again.key)).toBe(again);
+    // Nothing between 10:00 and now comes back: the next dose is the new schedule's 10:02.
+    expect(s.next(T + 5 * S)?.at.getTime()).toBe(T + 120 * S);
+  });
+
+  it('without keepDue (histories recorded before) drops it, as it did', () => {
+    const { s } = armedAt(T - 60 * S);
+    s.edit({ schedule: minutes('10:00', '10:02') }, T + 5 * S);
+    expect(s.overdue).toEqual([]);
+    expect(s.next(T + 5 * S)?.at.getTime()).toBe(T + 120 * S);
+  });
+
+  it('does not keep a dose whose instant is still ahead: the edited schedule arms it again if it has it', () => {
+    const { s } = armedAt(T - 60 * S);
+    expect(s.dueUnsent(T - 10 * S)).toEqual([]);
+    s.edit({ schedule: minutes('10:00', '10:02') }, T - 10 * S, true);
+    expect(s.overdue).toEqual([]);
+    expect(s.next(T - 10 * S)?.at.getTime()).toBe(T);
+  });
+});
