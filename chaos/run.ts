@@ -261,9 +261,10 @@ async function run(stack: Stack, report: Report): Promise<void> {
       await until(m0 - leadMs / 2);
       {
         const how = await stack.signalWorker('SIGKILL');
-        const at = ((Date.now() - m0) / 1000).toFixed(1);
+        const at = Date.now() - m0;
         await stack.startWorker();
-        notes.push(`kill while armed at M${at}s (${how}), ready again at M${((Date.now() - m0) / 1000).toFixed(1)}s`);
+        const rel = (ms: number) => `M${ms >= 0 ? '+' : ''}${(ms / 1000).toFixed(1)}s`;
+        notes.push(`kill while armed at ${rel(at)} (${how}), ready again at ${rel(Date.now() - m0)}`);
         log(`1. ${notes.at(-1)}`);
       }
       // Then during the sends at the instant, and while the retried sends run.

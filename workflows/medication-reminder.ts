@@ -170,8 +170,12 @@ class MedicationScheduleWorkflow {
    */
   private firstState(snapshot: ScheduleStateSnapshot): ScheduleStateMachine {
     const now = Date.now();
-    const fresh = this.input.cursor === undefined && this.input.lastDoseAt === undefined;
-    const started = workflowInfo().runStartTime.getTime();
+    // The first run of the chain only (a later one carries its cursor); `startTime` is when the
+    // execution was started (`runStartTime` is this task's time).
+    const { continuedFromExecutionRunId, startTime } = workflowInfo();
+    const fresh =
+      !continuedFromExecutionRunId && this.input.cursor === undefined && this.input.lastDoseAt === undefined;
+    const started = startTime.getTime();
     if (fresh && started < now) {
       const fromStart = new ScheduleStateMachine(snapshot, started);
       const first = fromStart.next(started);
