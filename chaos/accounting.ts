@@ -236,6 +236,8 @@ export interface LatenessUnderKills {
   maxLatenessMs: number;
   deliveries: number;
   perKill: KillLateness[];
+  /** The latest of them (dedupe key), to look it up in the logs. */
+  latest?: string;
 }
 
 /**
@@ -253,21 +255,22 @@ export function latenessUnderKills(
   kills: number[],
   leadMs: number,
 ): LatenessUnderKills {
-  const first = new Map<string, { doseAt: number; at: number }>();
+  const first = new Map<string, { doseAt: number; at: number; dedupeKey: string }>();
   for (const a of sentArtifacts(snap, fake, fcm)) {
     const p = parse(a.key);
     if (!p || a.at === undefined || !medicationIds.has(p.medicationId)) continue;
     const key = `${p.medicationId}|${p.doseAt}|${a.channel}`;
     const seen = first.get(key);
-    if (!seen || a.at < seen.at) first.set(key, { doseAt: Date.parse(p.doseAt), at: a.at });
+    if (!seen || a.at < seen.at) first.set(key, { doseAt: Date.parse(p.doseAt), at: a.at, dedupeKey: a.key });
   }
   const perKill: KillLateness[] = kills.map((at) => ({ at, deliveries: 0, maxLatenessMs: 0 }));
   const out: LatenessUnderKills = { maxLatenessMs: 0, deliveries: 0, perKill };
-  for (const { doseAt, at } of first.values()) {
+  for (const { doseAt, at, dedupeKey } of first.values()) {
     const hit = perKill.filter((k) => doseAt - leadMs <= k.at && k.at < at);
     if (hit.length === 0) continue;
     const late = at - doseAt;
     out.deliveries++;
+    if (late >= out.maxLatenessMs) out.latest = dedupeKey;
     out.maxLatenessMs = Math.max(out.maxLatenessMs, late);
     for (const k of hit) {
       k.deliveries++;

@@ -539,7 +539,7 @@ function print(report: Report): number {
     process.stdout.write(
       `worker SIGKILLs (scenarios ${scenarios.join(',')}; deliveries armed or sending at the kill, max lateness): ` +
         perKill.map((k) => `${rel(k.at)} ${k.deliveries} ${(k.maxLatenessMs / 1000).toFixed(1)} s`).join(', ') +
-        `; ${deliveries} deliveries in all\n`,
+        `; ${deliveries} deliveries in all${report.lateness.latest ? `, the latest ${report.lateness.latest}` : ''}\n`,
     );
     // The goal is under 30 s; it is reported, not enforced (lost and duplicates are).
     process.stdout.write(`max lateness under worker kills: ${(maxLatenessMs / 1000).toFixed(1)} s\n`);
