@@ -52,7 +52,7 @@ export interface ScenarioCount {
 
 export interface Snapshot {
   inApp: { dedupe_key: string; at_ms: number }[];
-  log: { dedupe_key: string; status: string }[];
+  log: { dedupe_key: string; status: string; attempts: number }[];
   deadLetters: { dedupe_key: string | null; error_type: string | null; status: string }[];
 }
 
@@ -68,7 +68,7 @@ export async function snapshot(databaseUrl: string): Promise<Snapshot> {
              FROM in_app_notifications WHERE dedupe_key LIKE 'dose:%'`,
         )
       ).map((r) => ({ dedupe_key: r.dedupe_key, at_ms: Number(r.at_ms) })),
-      log: await q(`SELECT dedupe_key, status::text FROM notification_log WHERE kind = 'dose_reminder'`),
+      log: await q(`SELECT dedupe_key, status::text, attempts FROM notification_log WHERE kind = 'dose_reminder'`),
       deadLetters: await q(
         `SELECT dedupe_key, error_type, status::text FROM dead_letters WHERE dedupe_key LIKE 'dose:%'`,
       ),
@@ -238,6 +238,11 @@ export interface LatenessUnderKills {
   perKill: KillLateness[];
   /** The latest of them (dedupe key), to look it up in the logs. */
   latest?: string;
+  /**
+   * Deliveries left out: the provider refused a first attempt, so they waited the medication
+   * delay (5 minutes, or the provider's Retry-After) by design, whatever the kill did.
+   */
+  providerRetried: number;
 }
 
 /**
@@ -263,11 +268,17 @@ export function latenessUnderKills(
     const seen = first.get(key);
     if (!seen || a.at < seen.at) first.set(key, { doseAt: Date.parse(p.doseAt), at: a.at, dedupeKey: a.key });
   }
+  const attempts = new Map(snap.log.map((r) => [r.dedupe_key, Number(r.attempts)]));
   const perKill: KillLateness[] = kills.map((at) => ({ at, deliveries: 0, maxLatenessMs: 0 }));
-  const out: LatenessUnderKills = { maxLatenessMs: 0, deliveries: 0, perKill };
+  const out: LatenessUnderKills = { maxLatenessMs: 0, deliveries: 0, perKill, providerRetried: 0 };
   for (const { doseAt, at, dedupeKey } of first.values()) {
     const hit = perKill.filter((k) => doseAt - leadMs <= k.at && k.at < at);
     if (hit.length === 0) continue;
+    // A worker that dies mid-call uses up no attempt: more than one is the provider's doing.
+    if ((attempts.get(dedupeKey) ?? 1) > 1) {
+      out.providerRetried++;
+      continue;
+    }
     const late = at - doseAt;
     out.deliveries++;
     if (late >= out.maxLatenessMs) out.latest = dedupeKey;

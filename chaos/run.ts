@@ -539,7 +539,8 @@ function print(report: Report): number {
     process.stdout.write(
       `worker SIGKILLs (scenarios ${scenarios.join(',')}; deliveries armed or sending at the kill, max lateness): ` +
         perKill.map((k) => `${rel(k.at)} ${k.deliveries} ${(k.maxLatenessMs / 1000).toFixed(1)} s`).join(', ') +
-        `; ${deliveries} deliveries in all${report.lateness.latest ? `, the latest ${report.lateness.latest}` : ''}\n`,
+        `; ${deliveries} deliveries in all${report.lateness.latest ? `, the latest ${report.lateness.latest}` : ''}` +
+        `; ${report.lateness.providerRetried} left out (refused once by the provider: its delay, not the kill's)\n`,
     );
     // The goal is under 30 s; it is reported, not enforced (lost and duplicates are).
     process.stdout.write(`max lateness under worker kills: ${(maxLatenessMs / 1000).toFixed(1)} s\n`);

@@ -151,6 +151,7 @@ describe('the people scenario ledger', () => {
     const ids = [randomUUID(), randomUUID(), randomUUID()];
     const key = (id: string, dose: number, ch: string) =>
       `dose:${id}:${new Date(T + dose * S).toISOString()}:${randomUUID()}:${ch}`;
+    const retried = key(ids[0]!, 0, 'push');
     const inApp: Snapshot['inApp'] = [
       // Armed at −60 s, the worker killed at −30 s: taken over, on time.
       { dedupe_key: key(ids[0]!, 0, 'in_app'), at_ms: T + 0.2 * S },
@@ -169,14 +170,21 @@ describe('the people scenario ledger', () => {
           at: T + 25 * S,
           message: { token: 't', data: { dedupeKey: key(ids[1]!, 0, 'push') } },
         },
+        // Refused once by the provider, then sent after the medication delay: not the kill's doing.
+        { token: 't', name: 'n2', at: T + 300 * S, message: { token: 't', data: { dedupeKey: retried } } },
       ],
     } as unknown as FakeFcm;
     const fake = {
       resend: { sent: [{ idempotencyKey: key(ids[0]!, 0, 'email'), createdAt: new Date(T + 3 * S) }] },
     } as unknown as FakeProviders;
-    const snap: Snapshot = { inApp, log: [], deadLetters: [] };
+    const snap: Snapshot = {
+      inApp,
+      log: [{ dedupe_key: retried, status: 'sent', attempts: 2 }],
+      deadLetters: [],
+    };
     const r = latenessUnderKills(new Set(ids), snap, fake, fcm, [T - 30 * S, T + 1 * S], 60 * S);
     expect(r.deliveries).toBe(5);
+    expect(r.providerRetried).toBe(1);
     expect(r.maxLatenessMs).toBe(25 * S);
     expect(r.perKill.map((k) => [k.deliveries, k.maxLatenessMs])).toEqual([
       [5, 25 * S],
