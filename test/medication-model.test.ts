@@ -99,7 +99,7 @@ const activities = mockActivities({
   },
   /** The previous version's unversioned writes: the last to finish wins, as in PostgreSQL. */
   async saveMedicationState(i: { medicationId: string; status?: string }) {
-    await new Promise((r) => setTimeout(r, Math.random() * 250));
+    await new Promise((r) => setTimeout(r, Math.random() * Number(process.env.MODEL_WRITE_JITTER_MS ?? 250)));
     legacyWrite(i.medicationId, i.status);
   },
   async completeMedication(i: { medicationId: string }) {
