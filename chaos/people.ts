@@ -475,6 +475,7 @@ export function countPeople(
           out.delivered++;
           c.delivered++;
           out.duplicates += sent.length - 1;
+          if (sent.length > 1) finding('duplicate', med, at, ch, sent);
           if (deadLettered.has(key)) out.deadLetteredButDelivered++;
         } else if (deadLettered.has(key)) {
           out.due++;
