@@ -133,8 +133,11 @@ export class ScheduleModel {
     this.advance(t0 - BOUNDARY_MS);
     this.advance(t1 + BOUNDARY_MS, t0 - BOUNDARY_MS);
     const at = t0 - BOUNDARY_MS;
+    // Doses due before the change are abandoned by it; one due inside the change's moment may as well
+    // have fallen after it, in the new state (armed again and reminded), so it is left open.
     const abandon = () => {
-      for (const key of this.expected.keys()) if (!this.closedAt.has(key)) this.closedAt.set(key, t1 + BOUNDARY_MS);
+      for (const key of this.expected.keys())
+        if (!this.closedAt.has(key) && Date.parse(key) < at) this.closedAt.set(key, t1 + BOUNDARY_MS);
     };
     switch (change.kind) {
       case 'window':
