@@ -51,6 +51,7 @@ async function withSchedule(
   body: (ctx: { handle: Handle; recorded: Recorded; now: DateTime }) => Promise<void>,
   opts: {
     escalationWindowMinutes?: number;
+    armLeadSeconds?: number;
     refillAfterTaken?: number;
     record?: string;
     /** Replaces some of the recording stand-ins (they get the originals to call through). */
@@ -72,6 +73,7 @@ async function withSchedule(
           medicationId: `m-${queue}`,
           schedule: schedule(now),
           ...(opts.escalationWindowMinutes ? { escalationWindowMinutes: opts.escalationWindowMinutes } : {}),
+          ...(opts.armLeadSeconds ? { armLeadSeconds: opts.armLeadSeconds } : {}),
         },
       ],
     });
@@ -394,6 +396,47 @@ describe('races around a reminder in flight', () => {
         override: (a) => ({
           remindDoseAtInstant: async (input) => {
             await sending.pass();
+            return a.remindDoseAtInstant(input);
+          },
+        }),
+      },
+    );
+  });
+});
+
+describe('a zone change while a reminder whose instant has passed is still being sent', () => {
+  it('reminds that slot once, at its own instant, and moves on to the next slot in the new zone', async () => {
+    const sending = gate();
+    let calls = 0;
+    await withSchedule(
+      (now) => ({ times: [soon(now)], timezone: 'UTC' }),
+      async ({ handle, recorded }) => {
+        const doseAt = (await handle.query(medicationStatusQuery)).nextDoseAt!;
+        // Armed 1 s ahead; the send is held in flight while the test server's clock, locked by
+        // it, runs on in real time past the instant.
+        await env.sleep(Date.parse(doseAt) - (await env.currentTimeMs()) - 500);
+        await sending.entered;
+        while ((await env.currentTimeMs()) <= Date.parse(doseAt) + 200) await new Promise((r) => setTimeout(r, 50));
+        // Paris is an hour ahead in winter: the same clock time there was an hour ago.
+        await handle.executeUpdate(changeTimezoneUpdate, { args: [{ timezone: 'Europe/Paris' }] });
+        sending.release();
+        await env.sleep('2 days');
+        const armed = recorded.armed.map((a) => a.doseAt);
+        // Armed again at its own instant under the new generation (the outbox sends it only if it
+        // is not out yet), never at the same clock time in Paris an hour earlier.
+        expect(armed.slice(0, 2)).toEqual([doseAt, doseAt]);
+        const [first, second] = recorded.armed.slice(0, 2).map((a) => a.generation).sort();
+        expect(second).toBeGreaterThan(first!);
+        const later = armed.slice(2).map((d) => DateTime.fromISO(d, { zone: 'Europe/Paris' }));
+        expect(later.length).toBeGreaterThanOrEqual(2);
+        const slot = DateTime.fromISO(doseAt, { zone: 'UTC' }).toFormat('HH:mm');
+        expect(later.every((d) => d.toFormat('HH:mm') === slot && d.toMillis() > Date.parse(doseAt))).toBe(true);
+      },
+      {
+        armLeadSeconds: 1,
+        override: (a) => ({
+          remindDoseAtInstant: async (input) => {
+            if (++calls === 1) await sending.pass();
             return a.remindDoseAtInstant(input);
           },
         }),

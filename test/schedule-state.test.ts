@@ -1,6 +1,6 @@
 /**
  * The medication schedule's state machine (workflows/medication/schedule-state.ts) on its own: what
- * an edit does to a dose that fell due before it and whose reminder has not gone out yet.
+ * an edit or a zone change does to a dose that fell due before it and whose reminder has not gone out yet.
  */
 import { describe, expect, it } from 'vitest';
 import { ScheduleStateMachine } from '../workflows/medication/schedule-state.ts';
@@ -47,5 +47,53 @@ describe('an edit while a due dose is still unsent', () => {
     s.edit({ schedule: minutes('10:00', '10:02') }, T - 10 * S, true);
     expect(s.overdue).toEqual([]);
     expect(s.next(T - 10 * S)?.at.getTime()).toBe(T);
+  });
+});
+
+describe('a zone change while a due dose is still unsent (its send may be out already)', () => {
+  /** Yesterday's 10:01 was the last dose; today's 10:00 UTC is armed. */
+  function armedAfterYesterday() {
+    const s = new ScheduleStateMachine(
+      {
+        schedule: minutes('10:00', '10:01'),
+        state: 'active',
+        windowMinutes: 30,
+        lastDoseAt: new Date(T - 86_400 * S + 60 * S).toISOString(),
+        lastDoseSlot: '2026-03-01T10:01',
+      },
+      T - 120 * S,
+    );
+    const dose = s.next(T - 60 * S)!;
+    expect(dose.at.getTime()).toBe(T);
+    return { s, armed: s.arm(dose) };
+  }
+
+  it('keeps the dose at its own instant and counts the new zone from the slot after it', () => {
+    const { s, armed } = armedAfterYesterday();
+    // 10:00 UTC went to the provider at 10:00; its answer is late when the zone changes at 10:00:05.
+    s.changeZone('Europe/Paris', T + 5 * S, true);
+    expect(s.schedule.timezone).toBe('Europe/Paris');
+    expect(armed.closed).toBe(true);
+    expect(s.overdue.map((d) => d.at.getTime())).toEqual([T]);
+    s.rearm(s.overdue.shift()!);
+    // The next slot is 10:01 in Paris (09:01 UTC, already past: due at once), never 10:00 again.
+    expect(s.next(T + 5 * S)?.slot).toBe('2026-03-02T10:01');
+    expect(s.next(T + 5 * S)?.at.toISOString()).toBe('2026-03-02T09:01:00.000Z');
+  });
+
+  it('without keepDue (histories recorded before) counts the 10:00 slot again in the new zone', () => {
+    const { s } = armedAfterYesterday();
+    s.changeZone('Europe/Paris', T + 5 * S);
+    expect(s.overdue).toEqual([]);
+    expect(s.next(T + 5 * S)?.slot).toBe('2026-03-02T10:00');
+  });
+
+  it('moves a dose whose instant is still ahead to its slot in the new zone, once', () => {
+    const { s } = armedAfterYesterday();
+    s.changeZone('Europe/Paris', T - 10 * S, true);
+    expect(s.overdue).toEqual([]);
+    // The armed send is cancelled before its instant: 10:00 Paris (09:00 UTC, past) is due at once.
+    expect(s.next(T - 10 * S)?.slot).toBe('2026-03-02T10:00');
+    expect(s.next(T - 10 * S)?.at.toISOString()).toBe('2026-03-02T09:00:00.000Z');
   });
 });

@@ -379,7 +379,15 @@ class MedicationScheduleWorkflow {
     );
     setHandler(
       changeTimezoneUpdate,
-      async ({ timezone }) => change(() => s.changeZone(timezone, Date.now()))(),
+      async ({ timezone }) =>
+        change(() =>
+          s.changeZone(
+            timezone,
+            Date.now(),
+            // Asked only when a dose is due and unanswered, so other zone changes replay as recorded.
+            s.dueUnsent(Date.now()).length > 0 && patched('zone-change-keeps-due-doses'),
+          ),
+        )(),
       changeable,
     );
     setHandler(
@@ -605,7 +613,7 @@ class MedicationScheduleWorkflow {
   private async loop(): Promise<void> {
     const { s } = this;
     for (let doses = 0; ;) {
-      // Doses an edit kept (already due, still unsent) go out now, under the new generation.
+      // Doses an edit or zone change kept (already due, still unsent) go out now, under the new generation.
       for (let dose = s.overdue.shift(); dose; dose = s.overdue.shift()) {
         this.startDose(s.rearm(dose), true);
         doses++;

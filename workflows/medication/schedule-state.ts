@@ -137,8 +137,10 @@ export class ScheduleStateMachine {
    * before it again, so the changed schedule arms it afresh if it still has a dose at that time (an
    * edit a few seconds before 08:00 that keeps 08:00 must not silence it).
    */
-  private rewindUnsent(): void {
-    const unsent = [...this.open.values()].filter((d) => !d.closed && d.status === 'armed' && d.before);
+  private rewindUnsent(afterMs = Number.NEGATIVE_INFINITY): void {
+    const unsent = [...this.open.values()].filter(
+      (d) => !d.closed && d.status === 'armed' && d.before && d.dose.at.getTime() > afterMs,
+    );
     unsent.sort((a, b) => a.dose.at.getTime() - b.dose.at.getTime());
     const earliest = unsent[0];
     if (!earliest?.before) return;
@@ -262,8 +264,15 @@ export class ScheduleStateMachine {
     return d;
   }
 
-  changeZone(timezone: string, nowMs: number): void {
-    this.rewindUnsent();
+  /**
+   * With `keepDue`, a dose whose instant has passed keeps its place although its send has not
+   * answered yet: it may already be out, so its slot is not counted again in the new zone (that
+   * would remind the same 08:00 twice, at two instants). It is armed again at its own instant
+   * under the new generation, where the outbox sends it only if it is not out yet.
+   */
+  changeZone(timezone: string, nowMs: number, keepDue = false): void {
+    const due = keepDue ? this.dueUnsent(nowMs).map((d) => d.dose) : [];
+    this.rewindUnsent(keepDue ? nowMs : Number.NEGATIVE_INFINITY);
     this.schedule = { ...this.schedule, timezone } as MedicationSchedule;
     if (scheduleType(this.schedule) === 'interval') {
       // Elapsed-time doses keep their rhythm wherever the patient is: the next one is a whole
@@ -281,6 +290,7 @@ export class ScheduleStateMachine {
         : { kind: 'after', ms: nowMs };
     }
     this.supersede();
+    this.overdue.push(...due);
   }
 
   pause(): boolean {
