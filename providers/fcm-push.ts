@@ -2,7 +2,14 @@
  * Push through Firebase Cloud Messaging (firebase-admin). FCM has no idempotency key, so
  * duplicates are prevented one level up: the notification log records a delivery before the
  * activity completes, and a retry of a delivery already marked sent never calls FCM again.
+ *
+ * One window is left: a worker that dies after FCM accepted a message and before the "sent" record
+ * is written sends it again on retry. Every message of one delivery therefore carries the same
+ * collapse id (Android notification tag, APNs collapse id, Web Push topic), derived from the
+ * delivery's key: the phone replaces the first notification with the second instead of showing
+ * the reminder twice, even when the app is not running to drop it by its `dedupeKey`.
  */
+import { createHash } from 'node:crypto';
 import https from 'node:https';
 import tls from 'node:tls';
 import { cert, initializeApp, type App } from 'firebase-admin/app';
@@ -63,6 +70,7 @@ export class FcmPushSender implements PushSender {
   }
 
   async send(tokens: string[], message: PushMessage, idempotencyKey: string): Promise<PushTokenResult[]> {
+    const collapse = collapseId(idempotencyKey);
     let batch: Awaited<ReturnType<Messaging['sendEach']>>;
     try {
       batch = await this.messaging.sendEach(
@@ -71,6 +79,9 @@ export class FcmPushSender implements PushSender {
           notification: { title: message.title, body: message.body },
           // The key travels with the message so the app can drop a duplicate on the device too.
           data: { ...message.data, dedupeKey: idempotencyKey },
+          android: { notification: { tag: collapse } },
+          apns: { headers: { 'apns-collapse-id': collapse } },
+          webpush: { headers: { Topic: collapse } },
         })),
       );
     } catch (err) {
@@ -83,6 +94,14 @@ export class FcmPushSender implements PushSender {
       return classifyFcmError(token, code, r.error?.message ?? 'no message');
     });
   }
+}
+
+/**
+ * The same short id for every send of one delivery: Web Push topics allow 32 URL-safe characters
+ * and APNs collapse ids 64 bytes, so the delivery key is hashed rather than used as it is.
+ */
+export function collapseId(idempotencyKey: string): string {
+  return createHash('sha256').update(idempotencyKey).digest('base64url').slice(0, 32);
 }
 
 /** Where the FCM adapter connects instead of Google's hosts, and the CA (PEM) it then trusts. */

@@ -37,6 +37,19 @@ export interface FakeFcmMessage {
   token: string;
   notification?: { title?: string; body?: string };
   data?: Record<string, string>;
+  android?: { notification?: { tag?: string } };
+  apns?: { headers?: Record<string, string> };
+  webpush?: { headers?: Record<string, string> };
+}
+
+/** The limits FCM enforces on collapse ids: APNs takes 64 bytes, a Web Push topic 32 URL-safe characters. */
+function invalidCollapse(m: FakeFcmMessage): string | null {
+  const apns = m.apns?.headers?.['apns-collapse-id'];
+  if (apns !== undefined && Buffer.byteLength(apns) > 64) return 'apns-collapse-id is longer than 64 bytes';
+  const topic = m.webpush?.headers?.Topic;
+  if (topic !== undefined && !/^[A-Za-z0-9_-]{1,32}$/.test(topic))
+    return 'Web Push Topic is not 1-32 URL-safe characters';
+  return null;
 }
 
 export interface FakeFcmRequest {
@@ -189,6 +202,11 @@ export async function startFakeFcm(opts: { projectId?: string } = {}): Promise<F
       if (!message || typeof message.token !== 'string' || message.token === '') {
         fake.requests.push({ token: '', outcome: 'rejected', at: Date.now() });
         return json(res, 400, rpcError(400, 'INVALID_ARGUMENT', 'Invalid JSON payload received.', 'INVALID_ARGUMENT'));
+      }
+      const invalid = invalidCollapse(message);
+      if (invalid) {
+        fake.requests.push({ token: message.token, outcome: 'rejected', at: Date.now() });
+        return json(res, 400, rpcError(400, 'INVALID_ARGUMENT', invalid, 'INVALID_ARGUMENT'));
       }
       const token = message.token;
       const attempt = attempts.get(token) ?? 0;
