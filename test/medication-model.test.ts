@@ -731,6 +731,15 @@ describe('regressions found by the model', () => {
     ]);
   });
 
+  it('pause and resume sent together, then days pass: every dose reminded, the database says what the workflow says', async () => {
+    // Against the previous version (MODEL_LEGACY=1) the pause's write landed after the resume's:
+    // the database said paused while the workflow ran on, and every later dose was dropped.
+    await runSequence({ type: 'times', times: ['00:00'], zone: 'UTC', endDays: null }, 10, [
+      new Act([{ kind: 'resume' }, { kind: 'pause' }]),
+      new Advance(3974, false, 0),
+    ]);
+  });
+
   it('a zone change and a tap in the lead window of the last dose end the schedule', async () => {
     await runSequence({ type: 'times', times: ['00:00', '05:30'], zone: 'UTC', endDays: 1 }, 10, [
       new Advance(0, true, 1),
