@@ -50,12 +50,17 @@ export function createNotificationSender(deps: { prisma: PrismaClient; push: Pus
     body: string,
     dedupeKey: string,
     knownTokens?: string[],
+    quiet = false,
   ): Promise<DeliveryResult> {
     const tokens =
       knownTokens ??
       (await prisma.pushToken.findMany({ where: { memberId: recipientId, active: true } })).map((t) => t.token);
     if (tokens.length === 0) return { status: 'skipped', reason: 'no_active_push_token' };
-    const results = await push.send(tokens, { title, body, data: { kind: 'dose_reminder' } }, dedupeKey);
+    const results = await push.send(
+      tokens,
+      { title, body, data: { kind: 'dose_reminder' }, ...(quiet ? { quiet } : {}) },
+      dedupeKey,
+    );
     const gone = results.filter((r) => !r.ok && r.unregistered).map((r) => r.token);
     if (gone.length > 0) {
       // By token, not by member: a device shared by several members is gone for all of them.
@@ -101,7 +106,7 @@ export function createNotificationSender(deps: { prisma: PrismaClient; push: Pus
 
     await prisma.notificationLog.update({
       where: { id: log.id },
-      data: { attempts: opts.attempt ?? Context.current().info.attempt },
+      data: { attempts: opts.attempt ?? Context.current().info.attempt, callStartedAt: new Date() },
     });
     return callProvider(log);
   }
@@ -113,7 +118,11 @@ export function createNotificationSender(deps: { prisma: PrismaClient; push: Pus
    */
   async function reachProvider(log: LoadedNotification, pushTokens?: string[]): Promise<DeliveryResult> {
     const dedupeKey = log.dedupeKey;
-    if (log.channel === 'push') return sendPush(log.recipientId, log.title, log.body, dedupeKey, pushTokens);
+    // A call of an earlier attempt started and left no outcome: it may have reached the phone.
+    // FCM takes no idempotency key, so the push goes again under the same collapse id, quietly:
+    // it replaces the first notification without alerting twice, or shows it if it never came.
+    const quiet = log.callStartedAt !== null;
+    if (log.channel === 'push') return sendPush(log.recipientId, log.title, log.body, dedupeKey, pushTokens, quiet);
     if (log.channel === 'email') {
       if (!log.recipient.email) return { status: 'skipped', reason: 'no_email_address' };
       const { messageId } = await email.send(
@@ -143,7 +152,7 @@ export function createNotificationSender(deps: { prisma: PrismaClient; push: Pus
     if ('error' in outcome) {
       await prisma.notificationLog.update({
         where: { id: log.id },
-        data: { error: (outcome.error as Error).message, ...attempts },
+        data: { error: (outcome.error as Error).message, callStartedAt: null, ...attempts },
       });
       return null;
     }
@@ -160,9 +169,15 @@ export function createNotificationSender(deps: { prisma: PrismaClient; push: Pus
               providerMessageId: result.providerMessageId,
               sentAt,
               error: null,
+              callStartedAt: null,
               ...attempts,
             }
-          : { status: 'skipped', error: result.status === 'skipped' ? result.reason : null, ...attempts },
+          : {
+              status: 'skipped',
+              error: result.status === 'skipped' ? result.reason : null,
+              callStartedAt: null,
+              ...attempts,
+            },
     });
     return result.status === 'sent' ? sentAt : null;
   }

@@ -70,7 +70,12 @@ const FENCE_BATCH = 500;
  * as soon as none is in flight; doses arriving meanwhile are read together by the next.
  */
 function createFenceReader(prisma: PrismaClient) {
-  const waiting: { input: ArmedDoseInput; resolve: (r: FenceReason) => void; reject: (e: unknown) => void }[] = [];
+  const waiting: {
+    input: ArmedDoseInput;
+    rowIds: string[];
+    resolve: (r: FenceReason) => void;
+    reject: (e: unknown) => void;
+  }[] = [];
   let reading = false;
 
   async function read(batch: typeof waiting): Promise<void> {
@@ -85,14 +90,24 @@ function createFenceReader(prisma: PrismaClient) {
       LEFT JOIN medications m ON m.id = q.id
       LEFT JOIN dose_events d ON d.medication_id = q.id AND d.scheduled_at = q.at`;
     const byIndex = new Map(rows.map((r) => [Number(r.i) - 1, r]));
-    batch.forEach(({ input, resolve }, i) => {
+    const reasons = batch.map(({ input }, i): FenceReason => {
       const row = byIndex.get(i);
-      if (!row || row.status === null || row.generation === null) return resolve('medication_deleted');
-      if (row.generation > input.generation) return resolve('superseded');
-      if (row.generation === input.generation && row.status !== 'active') return resolve('medication_inactive');
-      if (row.dose === 'taken' || row.dose === 'skipped') return resolve('dose_closed');
-      resolve(null);
+      if (!row || row.status === null || row.generation === null) return 'medication_deleted';
+      if (row.generation > input.generation) return 'superseded';
+      if (row.generation === input.generation && row.status !== 'active') return 'medication_inactive';
+      if (row.dose === 'taken' || row.dose === 'skipped') return 'dose_closed';
+      return null;
     });
+    // The calls of the doses that go out start now: a retry after a crash finds the mark still set
+    // and knows a call may have reached the provider (one write for the whole batch).
+    const calling = batch.flatMap((b, i) => (reasons[i] === null ? b.rowIds : []));
+    if (calling.length > 0) {
+      await prisma.notificationLog.updateMany({
+        where: { id: { in: calling }, status: 'pending' },
+        data: { callStartedAt: new Date() },
+      });
+    }
+    batch.forEach(({ resolve }, i) => resolve(reasons[i]!));
   }
 
   function next(): void {
@@ -107,9 +122,9 @@ function createFenceReader(prisma: PrismaClient) {
       });
   }
 
-  return (input: ArmedDoseInput): Promise<FenceReason> =>
+  return (input: ArmedDoseInput, rowIds: string[]): Promise<FenceReason> =>
     new Promise((resolve, reject) => {
-      waiting.push({ input, resolve, reject });
+      waiting.push({ input, rowIds, resolve, reject });
       // Doses waking in the same turn of the event loop join the same read.
       if (waiting.length === 1) setImmediate(next);
     });
@@ -188,10 +203,10 @@ export function createDoseSendActivities(deps: DoseSendDeps) {
   /**
    * The send may go out only if nothing the user did since arming says otherwise: one read at the
    * instant (shared with the doses due with it), of the schedule's generation and status and of the
-   * dose's acknowledgement.
+   * dose's acknowledgement. The rows of a dose that passes are marked as being called.
    */
-  function stillWanted(input: ArmedDoseInput): Promise<FenceReason> {
-    return readFence(input);
+  function stillWanted(input: ArmedDoseInput, rowIds: string[]): Promise<FenceReason> {
+    return readFence(input, rowIds);
   }
 
   /**
@@ -243,7 +258,10 @@ export function createDoseSendActivities(deps: DoseSendDeps) {
       throw err;
     }
     if (pending.length > 0) {
-      const reason = await stillWanted(input);
+      const reason = await stillWanted(
+        input,
+        pending.map((p) => p.log.id),
+      );
       if (reason) {
         await withdraw(keyPrefix, reason);
         return { status: 'skipped', reason };
@@ -262,7 +280,9 @@ export function createDoseSendActivities(deps: DoseSendDeps) {
         const attempt = row.attempts + 1;
         // The provider slot is held for the call only: the row's write follows outside it, so the
         // next dose's call does not wait on this one's database round trip. A crash between the
-        // two leaves the row pending; the retry's call is absorbed by the provider's idempotency key.
+        // two leaves the row pending and marked as called: the retry's call is absorbed by the
+        // provider's idempotency key, or for FCM, which has none, goes quietly under the same
+        // collapse id (activities/delivery.ts).
         const outcome = await providers.execute(() =>
           reachProvider(row, pushTokens).then(
             (result) => ({ result }),

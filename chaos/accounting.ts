@@ -5,6 +5,7 @@
  */
 import { Connection, Client } from '@temporalio/client';
 import pg from 'pg';
+import { QUIET_CHANNEL } from '../providers/fcm-push.ts';
 import type { FakeFcm } from '../test/fakes/fcm-server.ts';
 import type { FakeProviders } from '../test/fakes/provider-server.ts';
 import { CHANNELS, type ChannelName, type SeededScenario } from './seed.ts';
@@ -46,6 +47,14 @@ export interface ScenarioCount {
   sentWithoutDelivery: number;
   /** A reminder for an instant other than the dose's. */
   wrongInstant: number;
+  /**
+   * Pushes sent again, quietly, with the collapse id of one already accepted for the same phone (a
+   * worker died between FCM's answer and the sent record): the phone replaces the first
+   * notification without alerting again, so they are not counted as duplicates, but here.
+   */
+  replacedOnPhone: number;
+  /** Each duplicate: medication, channel and when each copy was sent. */
+  duplicateList: string[];
   workflows: Record<string, number>;
   workflowsNotRunning: string[];
 }
@@ -83,12 +92,21 @@ export function sentArtifacts(
   snap: Snapshot,
   fake: FakeProviders,
   fcm: FakeFcm,
-): { key: string; channel: ChannelName; at?: number }[] {
+): { key: string; channel: ChannelName; at?: number; replacesOnPhone?: boolean }[] {
+  // What a phone shows: a quiet push with the tag of one it already got replaces that notification
+  // without alerting again. A loud one alerts a second time: a duplicate.
+  const shown = new Set<string>();
   return [
     // One accepted message per live token; the chaos patients have one live token each.
-    ...fcm.sent.flatMap((m) =>
-      m.message.data?.dedupeKey ? [{ key: m.message.data.dedupeKey, channel: 'push' as const, at: m.at }] : [],
-    ),
+    ...fcm.sent.flatMap((m) => {
+      if (!m.message.data?.dedupeKey) return [];
+      const tag = m.message.android?.notification?.tag;
+      const onPhone = tag ? `${m.token}|${tag}` : undefined;
+      const quiet = m.message.android?.notification?.channel_id === QUIET_CHANNEL;
+      const replacesOnPhone = quiet && onPhone !== undefined && shown.has(onPhone);
+      if (onPhone) shown.add(onPhone);
+      return [{ key: m.message.data.dedupeKey, channel: 'push' as const, at: m.at, replacesOnPhone }];
+    }),
     ...snap.inApp.map((r) => ({ key: r.dedupe_key, channel: 'in_app' as const, at: r.at_ms })),
     ...fake.resend.sent.flatMap((e) =>
       e.idempotencyKey ? [{ key: e.idempotencyKey, channel: 'email' as const, at: e.createdAt.getTime() }] : [],
@@ -105,16 +123,21 @@ export function count(scenario: SeededScenario, snap: Snapshot, fake: FakeProvid
   const meds = new Map(scenario.medications.map((m) => [m.id, m]));
   const slot = (medicationId: string, channel: ChannelName) => `${medicationId}|${channel}`;
   const artifacts = new Map<string, number>();
+  const sentTimes = new Map<string, number[]>();
   let wrongInstant = 0;
-  const addArtifact = (key: string | undefined, channel?: ChannelName) => {
-    if (!key) return;
-    const p = parse(key);
-    if (!p || !meds.has(p.medicationId) || (channel && p.channel !== channel)) return;
+  let replacedOnPhone = 0;
+  for (const a of sentArtifacts(snap, fake, fcm)) {
+    const p = parse(a.key);
+    if (!p || !meds.has(p.medicationId) || p.channel !== a.channel) continue;
+    if (a.replacesOnPhone) {
+      replacedOnPhone++;
+      continue;
+    }
     if (p.doseAt !== scenario.doseAt) wrongInstant++;
     const s = slot(p.medicationId, p.channel);
     artifacts.set(s, (artifacts.get(s) ?? 0) + 1);
-  };
-  sentArtifacts(snap, fake, fcm).forEach((a) => addArtifact(a.key, a.channel));
+    sentTimes.set(s, [...(sentTimes.get(s) ?? []), a.at ?? 0]);
+  }
 
   const deadLetters = new Map<string, { errorType: string | null }[]>();
   for (const d of snap.deadLetters) {
@@ -159,6 +182,8 @@ export function count(scenario: SeededScenario, snap: Snapshot, fake: FakeProvid
     deadLetteredButDelivered: 0,
     sentWithoutDelivery: 0,
     wrongInstant,
+    replacedOnPhone,
+    duplicateList: [],
     workflows: {},
     workflowsNotRunning: [],
   };
@@ -180,6 +205,10 @@ export function count(scenario: SeededScenario, snap: Snapshot, fake: FakeProvid
         out.delivered++;
         perChannel[channel].delivered++;
         out.duplicates += n - 1;
+        if (n > 1) {
+          const times = (sentTimes.get(s) ?? []).map((t) => new Date(t).toISOString().slice(11, 23)).join(', ');
+          out.duplicateList.push(`duplicate: medication ${med.id} ${channel}, sent at ${times}`);
+        }
         if (dls.length > 0) out.deadLetteredButDelivered++;
       } else if (dls.length > 0) {
         out.deadLettered++;
@@ -190,7 +219,10 @@ export function count(scenario: SeededScenario, snap: Snapshot, fake: FakeProvid
       if (n === 0 && logSent.has(s)) out.sentWithoutDelivery++;
       if (logPending.has(s) && dls.length === 0) out.inFlight++;
       // Two dead letters for one delivery would mean it was given up twice: count as duplicate work.
-      if (dls.length > 1) out.duplicates += dls.length - 1;
+      if (dls.length > 1) {
+        out.duplicates += dls.length - 1;
+        out.duplicateList.push(`duplicate: medication ${med.id} ${channel}, ${dls.length} dead letters`);
+      }
     }
     // Nothing at all reached the patient, and nothing was given up on: the dose went silent.
     if (out.lost - lostBefore === CHANNELS.length) out.silenced++;

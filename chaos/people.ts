@@ -354,9 +354,14 @@ export function countPeople(
   const meds = new Map(scenario.medications.map((m) => [m.id, m]));
   const slot = (id: string, at: number, ch: string) => `${id}|${at}|${ch}`;
   const sends = new Map<string, number[]>();
+  let replacedOnPhone = 0;
   for (const a of sentArtifacts(snap, fake, fcm)) {
     const p = parse(a.key);
     if (!p || !meds.has(p.medicationId)) continue;
+    if (a.replacesOnPhone) {
+      replacedOnPhone++;
+      continue;
+    }
     const s = slot(p.medicationId, Date.parse(p.doseAt), a.channel);
     sends.set(s, [...(sends.get(s) ?? []), a.at ?? 0]);
   }
@@ -392,6 +397,8 @@ export function countPeople(
     deadLetteredButDelivered: 0,
     sentWithoutDelivery: 0,
     wrongInstant: 0,
+    replacedOnPhone,
+    duplicateList: [],
     workflows: {},
     workflowsNotRunning: [],
     withdrawn: 0,

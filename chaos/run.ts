@@ -455,7 +455,16 @@ async function run(stack: Stack, report: Report): Promise<void> {
 
 function print(report: Report): number {
   const failures = [...report.failures];
-  const total = { due: 0, delivered: 0, deadLettered: 0, duplicates: 0, lost: 0, ghosts: 0, silenced: 0 };
+  const total = {
+    due: 0,
+    delivered: 0,
+    deadLettered: 0,
+    duplicates: 0,
+    lost: 0,
+    ghosts: 0,
+    silenced: 0,
+    replacedOnPhone: 0,
+  };
   process.stdout.write('\n=== Chaos run ===\n');
   for (const [key, s] of Object.entries(report.scenarios)) {
     const c = s.count;
@@ -476,8 +485,13 @@ function print(report: Report): number {
         `  dead letters: ${c.permanentDeadLettered}/${c.permanentExpected} permanent (invalid address) as expected, ` +
         `${c.transientDeadLetters} transient ones out of attempts, ${c.deadLetteredButDelivered} dead-lettered although delivered\n` +
         `  log sent without delivery: ${c.sentWithoutDelivery}; reminders for a wrong instant: ${c.wrongInstant}\n` +
+        (c.replacedOnPhone
+          ? `  pushes sent again quietly after a kill, replacing the first on the phone: ${c.replacedOnPhone}\n`
+          : '') +
+        c.duplicateList.map((d) => `  ${d}\n`).join('') +
         `  workflows: ${JSON.stringify(c.workflows)}\n`,
     );
+    total.replacedOnPhone += c.replacedOnPhone;
     total.due += c.due;
     total.delivered += c.delivered;
     total.deadLettered += c.deadLettered;
@@ -544,6 +558,11 @@ function print(report: Report): number {
     );
     // The goal is under 30 s; it is reported, not enforced (lost and duplicates are).
     process.stdout.write(`max lateness under worker kills: ${(maxLatenessMs / 1000).toFixed(1)} s\n`);
+  }
+  if (total.replacedOnPhone) {
+    process.stdout.write(
+      `pushes sent again quietly after a kill, replacing the first on the phone (not counted as duplicates): ${total.replacedOnPhone}\n`,
+    );
   }
   process.stdout.write(
     `${total.due} due, ${total.delivered} delivered, ${total.deadLettered} dead-lettered, ${total.duplicates} duplicates, ${total.lost} lost, ${total.ghosts} ghosts, ${total.silenced} silenced\n`,

@@ -7,7 +7,8 @@
  * is written sends it again on retry. Every message of one delivery therefore carries the same
  * collapse id (Android notification tag, APNs collapse id, Web Push topic), derived from the
  * delivery's key: the phone replaces the first notification with the second instead of showing
- * the reminder twice, even when the app is not running to drop it by its `dedupeKey`.
+ * the reminder twice, even when the app is not running to drop it by its `dedupeKey`. Such a copy
+ * is sent quiet (`PushMessage.quiet`): no second sound or vibration if the first did arrive.
  */
 import { createHash } from 'node:crypto';
 import https from 'node:https';
@@ -79,8 +80,15 @@ export class FcmPushSender implements PushSender {
           notification: { title: message.title, body: message.body },
           // The key travels with the message so the app can drop a duplicate on the device too.
           data: { ...message.data, dedupeKey: idempotencyKey },
-          android: { notification: { tag: collapse } },
-          apns: { headers: { 'apns-collapse-id': collapse } },
+          android: {
+            // The app registers QUIET_CHANNEL without sound or vibration.
+            notification: { tag: collapse, ...(message.quiet ? { channelId: QUIET_CHANNEL } : {}) },
+          },
+          apns: {
+            headers: { 'apns-collapse-id': collapse, ...(message.quiet ? { 'apns-priority': '5' } : {}) },
+            // A passive notification is shown without sound and does not light the screen.
+            ...(message.quiet ? { payload: { aps: { 'interruption-level': 'passive' } } } : {}),
+          },
           webpush: { headers: { Topic: collapse } },
         })),
       );
@@ -95,6 +103,9 @@ export class FcmPushSender implements PushSender {
     });
   }
 }
+
+/** The Android notification channel the app registers without sound or vibration, for quiet copies. */
+export const QUIET_CHANNEL = 'reminders-quiet';
 
 /**
  * The same short id for every send of one delivery: Web Push topics allow 32 URL-safe characters

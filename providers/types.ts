@@ -7,6 +7,11 @@ export interface PushMessage {
   title: string;
   body: string;
   data?: Record<string, string>;
+  /**
+   * Shown without sound or vibration: a copy sent again after an unknown outcome, which replaces
+   * the first notification (same collapse id) rather than alerting a second time.
+   */
+  quiet?: boolean;
 }
 
 export type PushTokenResult =

@@ -226,6 +226,78 @@ describe('dose reminder activities', () => {
   }, 30_000);
 });
 
+describe('a push whose earlier call left no outcome (the worker died after FCM answered)', () => {
+  function recordingPush() {
+    const messages: { quiet?: boolean; key: string }[] = [];
+    const push: PushSender = {
+      name: 'recording',
+      send: async (tokens, message, key) => {
+        messages.push({ key, ...(message.quiet ? { quiet: true } : {}) });
+        return tokens.map((token) => ({ token, ok: true as const, messageId: `m-${messages.length}` }));
+      },
+    };
+    return { push, messages };
+  }
+
+  it('goes again quietly when the row is still marked as called, loudly after a known failure', async () => {
+    const { medication } = await seedPatientWithMedication(prisma, { pushTokens: ['phone'] });
+    const { push, messages } = recordingPush();
+    let failNext = true;
+    const acts = activitiesWith({
+      push: {
+        name: 'recording',
+        send: async (tokens, message, key) => {
+          if (failNext) {
+            failNext = false;
+            throw new DeliveryError('FCM 503', false, '503');
+          }
+          return push.send(tokens, message, key);
+        },
+      },
+    });
+    const planned = await plan(acts, medication.id);
+    if (planned.status !== 'planned') throw new Error('expected a plan');
+    const pushKey = planned.deliveries.find((k) => k.endsWith(':push'))!;
+    // A failure is an outcome: the mark is cleared and the next call alerts as usual.
+    await deliver(acts, pushKey).catch(() => {});
+    expect(
+      (await prisma.notificationLog.findUniqueOrThrow({ where: { dedupeKey: pushKey } })).callStartedAt,
+    ).toBeNull();
+    // The state a worker leaves when it dies between the call and its outcome.
+    await prisma.notificationLog.update({ where: { dedupeKey: pushKey }, data: { callStartedAt: new Date() } });
+    expect(await deliver(acts, pushKey, 2)).toMatchObject({ status: 'sent' });
+    expect(messages).toEqual([{ key: pushKey, quiet: true }]);
+    const row = await prisma.notificationLog.findUniqueOrThrow({ where: { dedupeKey: pushKey } });
+    expect(row).toMatchObject({ status: 'sent', callStartedAt: null });
+  });
+
+  it('armed: the fence marks the rows it lets through, and a retry of a marked row sends it quietly', async () => {
+    const { medication } = await seedPatientWithMedication(prisma, { pushTokens: ['phone'] });
+    const { push, messages } = recordingPush();
+    let calls = 0;
+    const acts = activitiesWith({
+      push: {
+        name: 'recording',
+        send: async (tokens, message, key) => {
+          // The first attempt "dies" in the call: it never returns, as if the process were killed.
+          if (++calls === 1) return new Promise<never>(() => {});
+          return push.send(tokens, message, key);
+        },
+      },
+    });
+    const doseAt = new Date(Date.now() + 3_000).toISOString();
+    const input = { medicationId: medication.id, doseAt, generation: 0 };
+    void mockEnv().run(acts.remindDoseAtInstant, input);
+    const pushRow = () =>
+      prisma.notificationLog.findFirstOrThrow({ where: { medicationId: medication.id, channel: 'push' } });
+    await expect.poll(async () => (await pushRow()).callStartedAt, { timeout: 15_000 }).not.toBeNull();
+    expect((await pushRow()).status).toBe('pending');
+    // The retry on another worker: the row is still marked, so the push goes out quietly.
+    await expect(mockEnv(2).run(acts.remindDoseAtInstant, input)).resolves.toMatchObject({ status: 'sent' });
+    expect(messages).toEqual([{ key: (await pushRow()).dedupeKey, quiet: true }]);
+  }, 30_000);
+});
+
 describe('escalation and refill activities', () => {
   async function addCaregiver(careCircleId: string, channels: ('push' | 'email' | 'in_app')[]) {
     return prisma.member.create({

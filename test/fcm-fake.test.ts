@@ -5,7 +5,7 @@
  * classified as the activities expect (unregistered / permanent / transient).
  */
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { collapseId, FcmPushSender } from '../providers/fcm-push.ts';
+import { collapseId, FcmPushSender, QUIET_CHANNEL } from '../providers/fcm-push.ts';
 import { DeliveryError, type PushTokenResult } from '../providers/types.ts';
 import { startFakeFcm, type FakeFcm } from './fakes/fcm-server.ts';
 import { issueTestCertificates } from './fakes/fcm-tls.ts';
@@ -46,11 +46,11 @@ describe('FcmPushSender (firebase-admin) against a local FCM', () => {
     expect(fcm.tokensIssued).toBe(1);
   });
 
-  it('gives every send of one delivery the same collapse id, so a re-sent reminder replaces the first on the phone', async () => {
+  it('gives every send of one delivery the same collapse id and sends the copy quietly, so it replaces the first on the phone', async () => {
     const key = 'dose:m1:2026-12-06T08:00:00.000Z:reminder:push:member-with-a-long-id-0123456789';
     await sender.send(['phone-c'], MESSAGE, key);
-    // The retry after a worker died between FCM's answer and the "sent" record.
-    await sender.send(['phone-c'], MESSAGE, key);
+    // The retry after a worker died between FCM's answer and the "sent" record: quiet.
+    await sender.send(['phone-c'], { ...MESSAGE, quiet: true }, key);
     await sender.send(['phone-c'], MESSAGE, 'dose:m1:2026-12-06T20:00:00.000Z:reminder:push:member');
     const [first, again, other] = fcm.sent.filter((s) => s.token === 'phone-c').map((s) => s.message);
     const collapse = (m: typeof first) => [
@@ -61,6 +61,11 @@ describe('FcmPushSender (firebase-admin) against a local FCM', () => {
     expect(new Set(collapse(first))).toEqual(new Set([collapseId(key)]));
     expect(collapse(again)).toEqual(collapse(first));
     expect(collapse(other)[0]).not.toBe(collapse(first)[0]);
+    // The quiet copy: a channel without sound on Android, a passive notification on iOS.
+    expect(again!.android?.notification?.channel_id).toBe(QUIET_CHANNEL);
+    expect(again!.apns?.payload?.aps?.['interruption-level']).toBe('passive');
+    expect(first!.android?.notification?.channel_id).toBeUndefined();
+    expect(first!.apns?.payload?.aps?.['interruption-level']).toBeUndefined();
   });
 
   it('reports UNREGISTERED tokens as unregistered, the others of the batch still delivered', async () => {

@@ -37,8 +37,8 @@ export interface FakeFcmMessage {
   token: string;
   notification?: { title?: string; body?: string };
   data?: Record<string, string>;
-  android?: { notification?: { tag?: string } };
-  apns?: { headers?: Record<string, string> };
+  android?: { notification?: { tag?: string; channel_id?: string } };
+  apns?: { headers?: Record<string, string>; payload?: { aps?: Record<string, unknown> } };
   webpush?: { headers?: Record<string, string> };
 }
 

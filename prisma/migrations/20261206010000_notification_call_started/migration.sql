@@ -1,0 +1,3 @@
+-- When the provider call of a still pending notification started: set when the call starts,
+-- cleared with its outcome. Still set on a retry, the previous call's outcome is unknown.
+ALTER TABLE "notification_log" ADD COLUMN "call_started_at" TIMESTAMP(3);
