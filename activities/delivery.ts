@@ -150,9 +150,16 @@ export function createNotificationSender(deps: { prisma: PrismaClient; push: Pus
   ): Promise<Date | null> {
     const attempts = attempt === undefined ? {} : { attempts: attempt };
     if ('error' in outcome) {
+      // A refusal is an outcome, but it says nothing of an earlier call that left none (the mark
+      // loaded with the row), and an unanswered call may have gone through: both keep the mark.
+      const unanswered = outcome.error instanceof DeliveryError && /network|timeout/.test(outcome.error.code);
       await prisma.notificationLog.update({
         where: { id: log.id },
-        data: { error: (outcome.error as Error).message, callStartedAt: null, ...attempts },
+        data: {
+          error: (outcome.error as Error).message,
+          callStartedAt: log.callStartedAt ?? (unanswered ? new Date() : null),
+          ...attempts,
+        },
       });
       return null;
     }

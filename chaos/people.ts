@@ -497,6 +497,7 @@ export function countPeople(
           out.lost++;
           lostChannels++;
           if (pending.has(key)) out.inFlight++;
+          finding(pending.has(key) ? 'not yet sent (pending)' : 'lost', med, at, ch);
         }
       }
       if (lostChannels === PEOPLE_CHANNELS.length) {

@@ -239,18 +239,15 @@ describe('a push whose earlier call left no outcome (the worker died after FCM a
     return { push, messages };
   }
 
-  it('goes again quietly when the row is still marked as called, loudly after a known failure', async () => {
+  it('goes again quietly while the row is marked as called (a refusal since does not clear it), loudly after a known failure', async () => {
     const { medication } = await seedPatientWithMedication(prisma, { pushTokens: ['phone'] });
     const { push, messages } = recordingPush();
-    let failNext = true;
+    let fail = 1;
     const acts = activitiesWith({
       push: {
         name: 'recording',
         send: async (tokens, message, key) => {
-          if (failNext) {
-            failNext = false;
-            throw new DeliveryError('FCM 503', false, '503');
-          }
+          if (fail-- > 0) throw new DeliveryError('FCM 503', false, '503');
           return push.send(tokens, message, key);
         },
       },
@@ -265,7 +262,13 @@ describe('a push whose earlier call left no outcome (the worker died after FCM a
     ).toBeNull();
     // The state a worker leaves when it dies between the call and its outcome.
     await prisma.notificationLog.update({ where: { dedupeKey: pushKey }, data: { callStartedAt: new Date() } });
-    expect(await deliver(acts, pushKey, 2)).toMatchObject({ status: 'sent' });
+    // A refusal of the next call says nothing of that one: the mark stays.
+    fail = 1;
+    await deliver(acts, pushKey, 2).catch(() => {});
+    expect(
+      (await prisma.notificationLog.findUniqueOrThrow({ where: { dedupeKey: pushKey } })).callStartedAt,
+    ).not.toBeNull();
+    expect(await deliver(acts, pushKey, 3)).toMatchObject({ status: 'sent' });
     expect(messages).toEqual([{ key: pushKey, quiet: true }]);
     const row = await prisma.notificationLog.findUniqueOrThrow({ where: { dedupeKey: pushKey } });
     expect(row).toMatchObject({ status: 'sent', callStartedAt: null });
