@@ -25,7 +25,7 @@ import {
 } from '../shared/retry-policies.ts';
 import type { DeliveryResult, LoadedNotification } from './delivery.ts';
 import { recordDeadLetterRow } from './dead-letters.ts';
-import { planDoseNotifications, type DoseRef } from './medication-reminders.ts';
+import { planDoseNotifications, WITHDRAWN, type DoseRef } from './medication-reminders.ts';
 
 export interface ArmedDoseInput extends DoseRef {
   /** The schedule generation the workflow armed the dose under. */
@@ -233,10 +233,32 @@ export function createDoseSendActivities(deps: DoseSendDeps) {
     };
   }
 
-  /** Rows of a dose that will not be sent (the dose is obsolete) stop being pending. */
-  async function withdraw(keyPrefix: string, reason: string): Promise<void> {
+  /** Rows a send of generation g owns: claimed by it, by an older send, or by none. */
+  const ownedBy = (generation: number) => ({
+    OR: [{ armedGeneration: null }, { armedGeneration: { lte: generation } }],
+  });
+
+  /**
+   * The dose's rows become this send's, before it reads them: first the pending ones (so that an
+   * older send cancelled meanwhile can no longer withdraw them), then those an older send withdrew
+   * (its cancellation may have landed while this send was planning).
+   */
+  async function claim(keyPrefix: string, generation: number): Promise<void> {
+    const older = { OR: [{ armedGeneration: null }, { armedGeneration: { lt: generation } }] };
     await prisma.notificationLog.updateMany({
-      where: { dedupeKey: { startsWith: keyPrefix }, status: 'pending' },
+      where: { dedupeKey: { startsWith: keyPrefix }, status: 'pending', ...older },
+      data: { armedGeneration: generation },
+    });
+    await prisma.notificationLog.updateMany({
+      where: { dedupeKey: { startsWith: keyPrefix }, status: 'skipped', error: { in: WITHDRAWN }, ...older },
+      data: { status: 'pending', error: null, armedGeneration: generation },
+    });
+  }
+
+  /** Rows of a dose that will not be sent (the dose is obsolete) stop being pending, if still this send's. */
+  async function withdraw(keyPrefix: string, reason: string, generation: number): Promise<void> {
+    await prisma.notificationLog.updateMany({
+      where: { dedupeKey: { startsWith: keyPrefix }, status: 'pending', ...ownedBy(generation) },
       data: { status: 'skipped', error: reason },
     });
   }
@@ -247,13 +269,14 @@ export function createDoseSendActivities(deps: DoseSendDeps) {
     if (plan.status === 'skipped' && plan.reason !== 'already_sent') return plan;
 
     const keyPrefix = `dose:${input.medicationId}:${new Date(input.doseAt).toISOString()}:`;
+    await claim(keyPrefix, input.generation);
     const { pending, sentBefore } = await loadPending(keyPrefix);
     try {
       await waitForInstant(Date.parse(input.doseAt));
     } catch (err) {
       // Cancelled by the workflow (pause, edit, acknowledgement, deletion): these rows are done.
       if (err instanceof CancelledFailure && ctx.cancellationDetails?.cancelRequested) {
-        await withdraw(keyPrefix, 'cancelled');
+        await withdraw(keyPrefix, 'cancelled', input.generation);
       }
       throw err;
     }
@@ -263,7 +286,7 @@ export function createDoseSendActivities(deps: DoseSendDeps) {
         pending.map((p) => p.log.id),
       );
       if (reason) {
-        await withdraw(keyPrefix, reason);
+        await withdraw(keyPrefix, reason, input.generation);
         return { status: 'skipped', reason };
       }
     }

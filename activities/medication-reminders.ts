@@ -79,7 +79,7 @@ async function planNotifications(
 const withTokens = { pushTokens: { where: { active: true } } } as const;
 
 /** Why an armed dose's notifications were withdrawn unsent (activities/dose-sends.ts). */
-const WITHDRAWN = ['cancelled', 'superseded', 'medication_inactive', 'medication_deleted'];
+export const WITHDRAWN = ['cancelled', 'superseded', 'medication_inactive', 'medication_deleted'];
 
 /**
  * The medication a reminder is for, if one may still go out for it. `generation` is the schedule

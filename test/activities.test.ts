@@ -301,6 +301,48 @@ describe('a push whose earlier call left no outcome (the worker died after FCM a
   }, 30_000);
 });
 
+describe('two armed sends of one dose (the schedule changed in the lead window)', () => {
+  it('the older send, cancelled, withdraws none of the rows the newer one claimed: every channel goes out once', async () => {
+    const { medication } = await seedPatientWithMedication(prisma, { pushTokens: ['phone'] });
+    const acts = activitiesWith();
+    const doseAt = new Date(Date.now() + 6_000).toISOString();
+    const rows = () =>
+      prisma.notificationLog.findMany({ where: { medicationId: medication.id }, orderBy: { channel: 'asc' } });
+    const older = mockEnv();
+    const olderSend = older.run(acts.remindDoseAtInstant, { medicationId: medication.id, doseAt, generation: 0 });
+    await expect.poll(async () => (await rows()).map((r) => r.armedGeneration), { timeout: 5_000 }).toEqual([0, 0, 0]);
+    // The edit's send, under the next generation, takes the rows over while the older one waits.
+    await prisma.medication.update({ where: { id: medication.id }, data: { scheduleGeneration: 1 } });
+    const newerSend = mockEnv().run(acts.remindDoseAtInstant, { medicationId: medication.id, doseAt, generation: 1 });
+    await expect.poll(async () => (await rows()).map((r) => r.armedGeneration), { timeout: 5_000 }).toEqual([1, 1, 1]);
+    // The older send's cancellation lands now, after the newer one read its rows.
+    older.cancel();
+    await expect(olderSend).rejects.toThrow();
+    expect((await rows()).map((r) => r.status)).toEqual(['pending', 'pending', 'pending']);
+    expect(Date.now(), 'cancelled before the instant').toBeLessThan(Date.parse(doseAt));
+    await expect(newerSend).resolves.toMatchObject({ status: 'sent' });
+    expect((await rows()).map((r) => r.status)).toEqual(['sent', 'sent', 'sent']);
+  }, 30_000);
+
+  it('the newer send takes back rows an older one withdrew while it was planning', async () => {
+    const { medication } = await seedPatientWithMedication(prisma, { pushTokens: ['phone'] });
+    const acts = activitiesWith();
+    const doseAt = new Date(Date.now() + 3_000).toISOString();
+    await plan(acts, medication.id, doseAt);
+    // What an older send's withdrawal leaves when it lands between the newer one's plan and read.
+    await prisma.notificationLog.updateMany({
+      where: { medicationId: medication.id, channel: 'push' },
+      data: { status: 'skipped', error: 'cancelled', armedGeneration: 0 },
+    });
+    await prisma.medication.update({ where: { id: medication.id }, data: { scheduleGeneration: 1 } });
+    await expect(
+      mockEnv().run(acts.remindDoseAtInstant, { medicationId: medication.id, doseAt, generation: 1 }),
+    ).resolves.toMatchObject({ status: 'sent' });
+    const statuses = await prisma.notificationLog.findMany({ where: { medicationId: medication.id } });
+    expect(statuses.map((r) => r.status)).toEqual(['sent', 'sent', 'sent']);
+  }, 30_000);
+});
+
 describe('escalation and refill activities', () => {
   async function addCaregiver(careCircleId: string, channels: ('push' | 'email' | 'in_app')[]) {
     return prisma.member.create({
