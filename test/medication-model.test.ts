@@ -740,6 +740,16 @@ describe('regressions found by the model', () => {
     ]);
   });
 
+  it('an interval schedule whose first dose is armed when the zone changes starts the new grid from now, not in the past', async () => {
+    // Found once the stand-in waited for the instant: the change rewound the armed first dose to the
+    // start, and the new zone's grid put a dose between the start and now, reminded at once.
+    await runSequence({ type: 'interval', everyHours: 4, first: '00:00', zone: 'UTC' }, 10, [
+      new Advance(0, true, -1),
+      new Act([{ kind: 'resume' }, { kind: 'zone', zone: 'Europe/Paris' }]),
+      new Act([{ kind: 'ack', action: 'taken', pick: 0, snoozeMinutes: 5 }, { kind: 'prn' }]),
+    ]);
+  });
+
   it('a zone change and a tap in the lead window of the last dose end the schedule', async () => {
     await runSequence({ type: 'times', times: ['00:00', '05:30'], zone: 'UTC', endDays: 1 }, 10, [
       new Advance(0, true, 1),

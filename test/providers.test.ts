@@ -6,7 +6,7 @@
  */
 import { FirebaseMessagingError, type BatchResponse, type Message, type Messaging } from 'firebase-admin/messaging';
 import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
-import { FcmPushSender } from '../providers/fcm-push.ts';
+import { collapseId, FcmPushSender } from '../providers/fcm-push.ts';
 import { ResendEmailSender } from '../providers/resend-email.ts';
 import { DeliveryError, isPermanentStatus, parseRetryAfter, type PushTokenResult } from '../providers/types.ts';
 import { startFakeResend, type FakeResend } from './fakes/resend-server.ts';
@@ -269,6 +269,9 @@ describe('FcmPushSender', () => {
         token,
         notification: { title: 'Metformin', body: 'Time for your dose' },
         data: { kind: 'dose_reminder', dedupeKey: 'reminder:dose-1:push' },
+        android: { notification: { tag: collapseId('reminder:dose-1:push') } },
+        apns: { headers: { 'apns-collapse-id': collapseId('reminder:dose-1:push') } },
+        webpush: { headers: { Topic: collapseId('reminder:dose-1:push') } },
       })),
     );
   });

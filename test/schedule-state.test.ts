@@ -97,3 +97,35 @@ describe('a zone change while a due dose is still unsent (its send may be out al
     expect(s.next(T - 10 * S)?.at.toISOString()).toBe('2026-03-02T09:00:00.000Z');
   });
 });
+
+describe('an interval schedule whose first dose is armed when the zone changes', () => {
+  // Every 4 h from 00:00, started at 01:45 UTC: the first dose is 04:00 UTC, armed at 03:59.
+  const start = Date.parse('2026-03-02T01:45:00Z');
+  const now = Date.parse('2026-03-02T03:59:30Z');
+  function armedFirst() {
+    const s = new ScheduleStateMachine(
+      {
+        schedule: { type: 'interval', everyHours: 4, firstDoseTime: '00:00', startDate: '2026-03-02', timezone: 'UTC' },
+        state: 'active',
+        windowMinutes: 30,
+      },
+      start,
+    );
+    const first = s.next(now)!;
+    expect(first.at.toISOString()).toBe('2026-03-02T04:00:00.000Z');
+    s.arm(first);
+    return s;
+  }
+
+  it("counts the new zone's grid from now (Paris: 07:00 UTC), never from the start", () => {
+    const s = armedFirst();
+    s.changeZone('Europe/Paris', now, false, () => true);
+    expect(s.next(now)?.at.toISOString()).toBe('2026-03-02T07:00:00.000Z');
+  });
+
+  it('without the patch (histories recorded before) puts a first dose in the past, 03:00 UTC', () => {
+    const s = armedFirst();
+    s.changeZone('Europe/Paris', now);
+    expect(s.next(now)?.at.toISOString()).toBe('2026-03-02T03:00:00.000Z');
+  });
+});

@@ -386,6 +386,8 @@ class MedicationScheduleWorkflow {
             Date.now(),
             // Asked only when a dose is due and unanswered, so other zone changes replay as recorded.
             s.dueUnsent(Date.now()).length > 0 && patched('zone-change-keeps-due-doses'),
+            // Asked only when the new zone would put an interval schedule's first dose in the past.
+            () => patched('zone-change-interval-counts-from-now'),
           ),
         )(),
       changeable,

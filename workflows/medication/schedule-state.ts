@@ -270,7 +270,7 @@ export class ScheduleStateMachine {
    * would remind the same 08:00 twice, at two instants). It is armed again at its own instant
    * under the new generation, where the outbox sends it only if it is not out yet.
    */
-  changeZone(timezone: string, nowMs: number, keepDue = false): void {
+  changeZone(timezone: string, nowMs: number, keepDue = false, intervalFromNow: () => boolean = () => false): void {
     const due = keepDue ? this.dueUnsent(nowMs).map((d) => d.dose) : [];
     this.rewindUnsent(keepDue ? nowMs : Number.NEGATIVE_INFINITY);
     this.schedule = { ...this.schedule, timezone } as MedicationSchedule;
@@ -278,6 +278,12 @@ export class ScheduleStateMachine {
       // Elapsed-time doses keep their rhythm wherever the patient is: the next one is a whole
       // number of intervals after the last, whatever the new zone makes of the start date.
       if (this.lastDose) this.intervalAnchorMs = this.lastDose.at.getTime();
+      else if (this.cursor.kind === 'after' && this.cursor.ms < nowMs) {
+        // No dose yet: the new zone's grid counts from now. Counted from the start it could put a
+        // first dose in the past, reminded at once (`intervalFromNow` asks the workflow's patch).
+        const first = nextDose(this.schedule, this.cursor.ms, this.intervalAnchorMs);
+        if (first && first.at.getTime() <= nowMs && intervalFromNow()) this.cursor = { kind: 'after', ms: nowMs };
+      }
     } else {
       const floorMs =
         this.cursor.kind === 'slot'
