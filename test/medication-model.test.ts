@@ -409,17 +409,19 @@ class Act implements fc.AsyncCommand<ScheduleModel, Real> {
     // Concurrent changes: the workflow applied them in some order; its state tells which.
     const orders = changes.length === 2 ? [changes, [changes[1]!, changes[0]!]] : [changes];
     const status = await real.handle.query(medicationStatusQuery);
-    let chosen: ScheduleModel | undefined;
-    for (const order of orders) {
+    // And a dose of the old schedule inside the change's moment came before it or after it: the
+    // workflow's next dose tells which when both explain its state.
+    const variants = orders.flatMap((order) => [true, false].map((first) => ({ order, first })));
+    const candidates: ScheduleModel[] = [];
+    for (const { order, first } of variants) {
       const c = m.clone();
-      for (const change of order) c.apply(change, t0, t1);
+      for (const change of order) c.apply(change, t0, t1, first);
       for (const r of results) if (r.ack) applyAck(c, r.ack, t0, t1);
       const sameState = c.state === status.state || (status.state === 'completed' && c.ended());
-      if (sameState && JSON.stringify(c.schedule) === JSON.stringify(status.schedule)) {
-        chosen = c;
-        break;
-      }
+      if (sameState && JSON.stringify(c.schedule) === JSON.stringify(status.schedule)) candidates.push(c);
     }
+    const next = status.nextDoseAt === null ? null : Date.parse(status.nextDoseAt);
+    const chosen = candidates.find((c) => c.state !== 'active' || c.nextDoseAt() === next) ?? candidates[0];
     if (!chosen) {
       throw new Error(
         `no order of ${JSON.stringify(changes)} explains the workflow's ${status.state} ${JSON.stringify(status.schedule)} (acks ${JSON.stringify(results.map((r) => r.ack ?? null))})`,
@@ -663,6 +665,26 @@ async function sequenceOn(
 }
 
 /**
+ * An Update that never answers is run once more on a fresh test server: Java's time-skipping server
+ * now and then drops one whose workflow task lands in the same moment as a timer, a send or the
+ * schedule's end (see commandsArb; not reproducible on a second run). The re-run is reported; a
+ * sequence that hangs twice fails.
+ */
+async function runSequenceOnce(
+  spec: ScheduleSpec,
+  windowMinutes: number,
+  cmds: Iterable<fc.AsyncCommand<ScheduleModel, Real>>,
+) {
+  try {
+    await runSequence(spec, windowMinutes, cmds);
+  } catch (err) {
+    if (!/did not finish within/.test(String(err))) throw err;
+    process.stderr.write(`medication model: re-running a sequence whose Update did not answer: ${String(err)}\n`);
+    await runSequence(spec, windowMinutes, cmds);
+  }
+}
+
+/**
  * 100 sequences in `npm test` (about two minutes); `npm run test:model` runs 1,000. Not drawn: an
  * Update at the arm instant itself (see commandsArb).
  */
@@ -670,7 +692,7 @@ describe('medication schedule against its reference model', () => {
   it(`keeps every reminder the model requires, once, and nothing else (${RUNS} sequences)`, async () => {
     await fc.assert(
       fc.asyncProperty(scheduleSpecArb, fc.constantFrom(10, 30, 90), commandsArb, (spec, w, cmds) =>
-        runSequence(spec, w, cmds),
+        runSequenceOnce(spec, w, cmds),
       ),
       {
         numRuns: RUNS,
@@ -747,6 +769,15 @@ describe('regressions found by the model', () => {
       new Advance(0, true, -1),
       new Act([{ kind: 'resume' }, { kind: 'zone', zone: 'Europe/Paris' }]),
       new Act([{ kind: 'ack', action: 'taken', pick: 0, snoozeMinutes: 5 }, { kind: 'prn' }]),
+    ]);
+  });
+
+  it('an interval dose armed when the zone changes a second before it: the model tries the dose before and after the change', async () => {
+    await runSequence({ type: 'interval', everyHours: 4, first: '00:00', zone: 'UTC' }, 10, [
+      new Advance(0, true, -1),
+      new Act([{ kind: 'zone', zone: 'Asia/Kolkata' }]),
+      new Advance(0, true, -61),
+      new Act([{ kind: 'prn' }]),
     ]);
   });
 

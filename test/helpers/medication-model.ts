@@ -129,9 +129,13 @@ export class ScheduleModel {
    * Doses of the old schedule due in that span may have gone out; doses the new one has there may
    * too; from t1 on, the new one decides.
    */
-  apply(change: ModelChange, t0: number, t1: number): void {
+  apply(change: ModelChange, t0: number, t1: number, doseInMomentFirst = true): void {
     this.advance(t0 - BOUNDARY_MS);
+    const before = { lastDose: this.lastDose, bySlot: this.bySlot, floorMs: this.floorMs };
     this.advance(t1 + BOUNDARY_MS, t0 - BOUNDARY_MS);
+    // A dose of the old schedule inside the change's moment may have come before the change or
+    // after it (then the change met it armed and unsent): the caller tries both.
+    if (!doseInMomentFirst) Object.assign(this, before);
     const at = t0 - BOUNDARY_MS;
     // Doses due before the change are abandoned by it; one due inside the change's moment may as well
     // have fallen after it, in the new state (armed again and reminded), so it is left open.
